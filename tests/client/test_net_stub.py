@@ -1,0 +1,83 @@
+"""ChatClient against a tiny in-process stub server: framing, greeting lines, bad addresses."""
+
+import asyncio
+import contextlib
+
+from selchat.client.net import Backoff, ChatClient
+from selchat.client.session import (
+    ChatLine, ConnectionState, Delivery, DeliveryChanged, LagMeasured, StatusChanged, Welcome,
+)
+from stubserver import StubServer
+
+FAST = Backoff(first=0.05, cap=0.2)
+
+
+@contextlib.asynccontextmanager
+async def running(client: ChatClient):
+    task = asyncio.create_task(client.run())
+    try:
+        yield task
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+
+
+def status(state):
+    return lambda e: isinstance(e, StatusChanged) and e.state is state
+
+
+async def test_ignores_text_greeting_before_welcome(recorder):
+    server = await StubServer(greeting="*** welcome, you are guest1").start()
+    client = ChatClient("127.0.0.1", server.port, "alice", recorder, ping_interval=0.1)
+    async with running(client):
+        welcome = await recorder.wait_for(lambda e: isinstance(e, Welcome))
+        assert welcome.nick == "alice"
+        line = client.send_message("hello")
+        await recorder.wait_for(lambda e: isinstance(e, DeliveryChanged) and e.line is line
+                                and e.line.delivery is Delivery.DELIVERED)
+        await recorder.wait_for(lambda e: isinstance(e, LagMeasured))
+    await server.stop()
+
+
+async def test_refused_connection_is_described_and_retried(recorder):
+    server = await StubServer().start()
+    port = server.port
+    await server.stop()
+    client = ChatClient("127.0.0.1", port, "alice", recorder, backoff=FAST)
+    async with running(client):
+        event = await recorder.wait_for(status(ConnectionState.RECONNECTING))
+        assert "connection refused" in event.describe()
+        await recorder.wait_for(lambda e: isinstance(e, StatusChanged) and e.attempt >= 2)
+
+
+async def test_unknown_host_is_described(recorder):
+    client = ChatClient("no-such-host.invalid", 8081, "alice", recorder, backoff=FAST)
+    async with running(client):
+        event = await recorder.wait_for(status(ConnectionState.RECONNECTING))
+        assert "unknown host" in event.reason
+
+
+async def test_bad_port_is_fatal_and_described(recorder):
+    client = ChatClient("127.0.0.1", 99999, "alice", recorder)
+    await asyncio.wait_for(client.run(), 5)
+    event = recorder.events[-1]
+    assert event.state is ConnectionState.DISCONNECTED and "bad port 99999" in event.reason
+
+
+async def test_outbox_survives_restart_in_order(recorder):
+    server = await StubServer().start()
+    port = server.port
+    client = ChatClient("127.0.0.1", port, "alice", recorder, backoff=FAST)
+    async with running(client):
+        await recorder.wait_for(lambda e: isinstance(e, Welcome))
+        await server.stop()
+        await recorder.wait_for(status(ConnectionState.RECONNECTING))
+        lines = [client.send_message(f"offline {n}") for n in range(5)]
+        assert all(line.delivery is Delivery.PENDING for line in lines)
+        server = await StubServer().start(port)
+        for line in lines:
+            await recorder.wait_for(lambda e: isinstance(e, DeliveryChanged) and e.line is line
+                                    and line.delivery is Delivery.DELIVERED)
+        texts = [r["text"] for r in server.received if r.get("type") == "message"]
+        assert texts == [f"offline {n}" for n in range(5)]
+    await server.stop()
