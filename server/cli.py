@@ -1,2 +1,115 @@
-def main():
-    print("placeholder")
+"""`selchat-server`: parse options, build the loop and the room, run until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import signal
+import socket
+import sys
+
+from . import __version__
+from .chat import Mode, Room
+from .protocol import DEFAULT_MAX_LINE
+from .reactor import BACKENDS, FD_SETSIZE, Reactor
+from .service import Service
+
+log = logging.getLogger("selchat.server")
+
+# Descriptors the process keeps for itself: listener, waker pair, stdio, logging, imports.
+RESERVED_FDS = 32
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="selchat-server",
+        description="A chat / echo / upper-case line server on one selectors loop. "
+                    "Talk to it with `selchat`, `nc HOST PORT` or telnet.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (0.0.0.0 or :: for every interface)")
+    parser.add_argument("--port", type=int, default=8081, help="TCP port; 0 picks a free one and logs it")
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default="chat",
+                        help="chat: lines go to everyone; echo: each line comes back; upper: comes back upper-cased")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="auto",
+                        help="selectors backend; auto picks the best this platform has")
+    parser.add_argument("--max-clients", type=int, default=10_000,
+                        help="connections served at once; more are told 'server full' (lowered to what "
+                             "`ulimit -n`, and FD_SETSIZE for select, allow)")
+    parser.add_argument("--max-line", type=int, default=DEFAULT_MAX_LINE,
+                        help="longest accepted line in bytes; longer lines are refused with an error")
+    parser.add_argument("--max-sendq", type=int, default=1 << 20,
+                        help="bytes queued for one client before it is dropped as too slow")
+    parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer")
+    parser.add_argument("--trace", action="store_true",
+                        help="log every loop turn's ready descriptors (and nicks): the multiplexing, visible")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every connect and disconnect")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    parser.add_argument("--version", action="version", version=f"selchat-server {__version__}")
+    return parser
+
+
+def allowed_clients(wanted: int, backend: str) -> int:
+    """Raise the descriptor limit as far as allowed and cap `wanted` to what fits in it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted + RESERVED_FDS)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    allowed = min(wanted, soft - RESERVED_FDS)
+    limits = [f"ulimit -n is {soft}"]
+    if backend == "select":
+        allowed = min(allowed, FD_SETSIZE - RESERVED_FDS)
+        limits.append(f"select() watches fds below {FD_SETSIZE}")
+    if allowed < wanted:
+        log.warning("--max-clients %d lowered to %d (%s)", wanted, allowed, "; ".join(limits))
+    return max(allowed, 1)
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # A deep backlog: a join storm of thousands must queue in the kernel, not be refused (the seed's
+    # listen(5) refused the sixth).
+    return socket.create_server((host, port), family=family, backlog=4096, reuse_port=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
+    )
+    if args.max_line < 16 or args.max_sendq < args.max_line or args.history < 0:
+        log.error("need --max-line >= 16, --max-sendq >= --max-line and --history >= 0")
+        return 2
+    selector = BACKENDS[args.backend]()
+    reactor = Reactor(selector, max_sendq=args.max_sendq, trace=args.trace,
+                      refusal=b"!!! error: server full, try again later\n")
+    reactor.max_connections = allowed_clients(args.max_clients, reactor.backend)
+    try:
+        listener = open_listener(args.host, args.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror)
+        return 1
+    room = Room(Mode(args.mode), history=args.history, max_line=args.max_line,
+                server_name=f"selchat {__version__}")
+    service = Service(reactor, room)
+    reactor.listen(listener, service.make_session)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        reactor.add_signal_handler(signum, service.shutdown)
+    host, port = listener.getsockname()[:2]
+    log.info("listening on %s:%d (mode=%s, backend=%s)", host, port, args.mode, reactor.backend)
+    if args.host in ("0.0.0.0", "::", ""):
+        log.warning("listening on every interface: anyone who can reach this machine can join")
+    reactor.run()
+    log.info("stopped")
+    return 130 if service.forced else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The chat itself: users, nicks, modes, commands and history, with no I/O.
+
+`Room.handle(member, request, now)` takes one request from one member and returns what should be
+sent as a list of `(recipients, notification)` pairs, where recipients is one `Member`, a list of
+them, `EVERYONE` (every member who has joined) or `AllExcept(member)`. The caller encodes each notification once per
+dialect and queues the same bytes for every recipient, so a broadcast costs one encoding.
+`now` is wall-clock time, handed in so tests control it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections import deque
+from typing import Union
+
+from . import events as ev
+from .commands import HELP_LINES, parse_line
+from .text import NICK_MAX, clean, is_valid_nick, nick_key
+
+# Above this many members, joins and leaves are summed up once a second rather than announced
+# one by one: with n members a join storm would otherwise send O(n^2) notices.
+LARGE_ROOM = 100
+PRESENCE_NAMES_MAX = 10
+
+
+class Mode(enum.Enum):
+    CHAT = "chat"
+    ECHO = "echo"
+    UPPER = "upper"
+
+
+class _Everyone:
+    def __repr__(self) -> str:
+        return "EVERYONE"
+
+
+EVERYONE = _Everyone()
+
+
+class AllExcept:
+    """Every joined member but one (the sender, who gets its own tagged copy)."""
+
+    __slots__ = ("member",)
+
+    def __init__(self, member: "Member") -> None:
+        self.member = member
+
+
+class Member:
+    """One connection as the chat sees it. `link` is the caller's; the room never reads it."""
+
+    __slots__ = ("nick", "joined", "json", "link")
+
+    def __init__(self, nick: str, link=None) -> None:
+        self.nick = nick
+        self.joined = False
+        self.json = False
+        self.link = link
+
+    def __repr__(self) -> str:
+        return f"<Member {self.nick}{' joined' if self.joined else ''}>"
+
+
+Recipients = Union[Member, list, _Everyone, AllExcept]
+Outgoing = list  # list[tuple[Recipients, notification]]
+
+
+class Room:
+    """One room of members. Every method is pure bookkeeping and returns what to send."""
+
+    def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = 8192,
+                 server_name: str = "selchat") -> None:
+        self.mode = mode
+        self.max_line = max_line
+        self.server_name = server_name
+        self.history: deque = deque(maxlen=history) if history > 0 else deque(maxlen=0)
+        self._by_key: dict[str, Member] = {}  # every connected member, joined or not, by nick_key
+        self.members: list[Member] = []  # joined members, in join order: the broadcast list
+        self._guest_counter = 0
+        self._joined_since: list[str] = []
+        self._left_since: list[str] = []
+        self._joined_count = 0
+        self._left_count = 0
+
+    # --- membership ------------------------------------------------------------------------
+
+    def connect(self, link=None) -> Member:
+        """A new connection: reserve a guest nick. It joins on its first line (see `join`)."""
+        member = Member(self._guest_nick(), link)
+        self._by_key[nick_key(member.nick)] = member
+        return member
+
+    def join(self, member: Member, now: float, hello: ev.Hello | None = None) -> Outgoing:
+        """Put a member in the room: greet it, replay history, tell the others."""
+        out: Outgoing = []
+        if member.joined:
+            return out
+        if hello is not None:
+            member.json = True
+            if hello.nick is not None:
+                wanted = hello.nick.strip()
+                if is_valid_nick(wanted):
+                    self._rename(member, self._free_variant(wanted, member))
+                else:
+                    out.append((member, ev.Error("bad_nick", _bad_nick_message(wanted))))
+        member.joined = True
+        if self.mode is not Mode.CHAT:
+            self.members.append(member)
+            if member.json:
+                out.insert(0, (member, self._welcome(member)))
+            return out
+        announce = self._announce_join(member, now)
+        self.members.append(member)
+        out.insert(0, (member, self._welcome(member)))
+        if self.history:
+            out.append((member, ev.History(tuple(_as_replay(e) for e in self.history))))
+        if announce is not None:
+            out.append((EVERYONE, announce))
+        return out
+
+    def leave(self, member: Member, reason: str, now: float) -> Outgoing:
+        """A connection went away, for whatever reason."""
+        key = nick_key(member.nick)
+        if self._by_key.get(key) is member:
+            del self._by_key[key]
+        if not member.joined:
+            return []
+        member.joined = False
+        self.members.remove(member)
+        if self.mode is not Mode.CHAT:
+            return []
+        if len(self.members) >= LARGE_ROOM:
+            self._left_count += 1
+            if len(self._left_since) < PRESENCE_NAMES_MAX:
+                self._left_since.append(member.nick)
+            return []
+        return [(EVERYONE, ev.Left(member.nick, clean(reason), now))]
+
+    def presence_summary(self) -> Outgoing:
+        """The joins and leaves held back in a large room since the last call (call it each second)."""
+        if not (self._joined_count or self._left_count):
+            return []
+        summary = ev.Presence(tuple(self._joined_since), tuple(self._left_since), self._joined_count,
+                              self._left_count, len(self.members))
+        self._joined_since, self._left_since = [], []
+        self._joined_count = self._left_count = 0
+        return [(EVERYONE, summary)]
+
+    # --- requests --------------------------------------------------------------------------
+
+    def handle(self, member: Member, request, now: float) -> Outgoing:
+        """One request from one member; returns what to send to whom."""
+        if type(request) is ev.TextLine:
+            if self.mode is not Mode.CHAT:
+                return [(member, ev.Reply(self._transform(request.text)))]
+            request = parse_line(request.text)
+            if request is None:
+                return []
+        handler = self._HANDLERS.get(type(request))
+        if handler is None:
+            return [(member, ev.Error("bad_request", f"{type(request).__name__} is not allowed here"))]
+        return handler(self, member, request, now)
+
+    def _say(self, member: Member, request: ev.Say, now: float) -> Outgoing:
+        if self.mode is not Mode.CHAT:
+            return [(member, ev.Reply(self._transform(request.text), request.id))]
+        message = ev.Message(member.nick, clean(request.text), now)
+        self.history.append(message)
+        return _broadcast_with_confirmation(member, message, request.id)
+
+    def _act(self, member: Member, request: ev.Act, now: float) -> Outgoing:
+        if self.mode is not Mode.CHAT:
+            return _unsupported(member, "/me", self.mode, request.id)
+        action = ev.Action(member.nick, clean(request.text), now)
+        self.history.append(action)
+        return _broadcast_with_confirmation(member, action, request.id)
+
+    def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
+        if self.mode is not Mode.CHAT:
+            return _unsupported(member, "private messages", self.mode, request.id)
+        target = self._by_key.get(nick_key(request.to))
+        if target is None or not target.joined:
+            return [(member, ev.Error("no_such_nick", f"no such nick: {clean(request.to)[:NICK_MAX * 2]}",
+                                      request.id))]
+        text = clean(request.text)
+        delivered = ev.Private(member.nick, target.nick, text, now)
+        confirmation = ev.Private(member.nick, target.nick, text, now, request.id, confirmation=True)
+        if target is member:
+            return [(member, confirmation)]
+        return [(target, delivered), (member, confirmation)]
+
+    def _set_nick(self, member: Member, request: ev.SetNick, now: float) -> Outgoing:
+        wanted = request.nick.strip()
+        if not is_valid_nick(wanted):
+            return [(member, ev.Error("bad_nick", _bad_nick_message(wanted), request.id))]
+        holder = self._by_key.get(nick_key(wanted))
+        if holder is not None and holder is not member:
+            return [(member, ev.Error("nick_in_use", f'nick "{wanted}" is in use', request.id))]
+        if wanted == member.nick:
+            return []
+        old = member.nick
+        self._rename(member, wanted)
+        changed = ev.NickChanged(old, wanted, now)
+        if self.mode is not Mode.CHAT:
+            return [(member, changed)]
+        return [(EVERYONE, changed)]
+
+    def _who(self, member: Member, request: ev.Who, now: float) -> Outgoing:
+        nicks = tuple(m.nick for m in self.members)
+        return [(member, ev.Users(nicks, len(nicks)))]
+
+    def _ping(self, member: Member, request: ev.Ping, now: float) -> Outgoing:
+        return [(member, ev.Pong(request.id))]
+
+    def _pong(self, member: Member, request: ev.Pong, now: float) -> Outgoing:
+        return []
+
+    def _quit(self, member: Member, request: ev.Quit, now: float) -> Outgoing:
+        reason = clean(request.reason)[:200]
+        out = [(member, ev.Notice("bye")), (member, ev.Disconnect(reason))]
+        return self.leave(member, f"quit: {reason}" if reason else "quit", now) + out
+
+    def _help(self, member: Member, request: ev.Help, now: float) -> Outgoing:
+        return [(member, ev.HelpText(HELP_LINES))]
+
+    def _error(self, member: Member, request: ev.Error, now: float) -> Outgoing:
+        return [(member, request)]  # the protocol found something wrong: tell the sender only
+
+    def _hello(self, member: Member, request: ev.Hello, now: float) -> Outgoing:
+        return [(member, ev.Error("bad_request", "hello is only allowed as the first line"))]
+
+    _HANDLERS = {
+        ev.Say: _say, ev.Act: _act, ev.Whisper: _whisper, ev.SetNick: _set_nick, ev.Who: _who,
+        ev.Ping: _ping, ev.Pong: _pong, ev.Quit: _quit, ev.Help: _help, ev.Error: _error,
+        ev.Hello: _hello,
+    }
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _transform(self, text: str) -> str:
+        return text.upper() if self.mode is Mode.UPPER else text
+
+    def _welcome(self, member: Member) -> ev.Welcome:
+        shown = tuple(m.nick for m in self.members[:500])
+        return ev.Welcome(f"{self.server_name}", self.mode.value, member.nick, shown, len(self.members),
+                          self.max_line)
+
+    def _announce_join(self, member: Member, now: float):
+        if len(self.members) >= LARGE_ROOM:
+            self._joined_count += 1
+            if len(self._joined_since) < PRESENCE_NAMES_MAX:
+                self._joined_since.append(member.nick)
+            return None
+        return ev.Joined(member.nick, now)
+
+    def _rename(self, member: Member, nick: str) -> None:
+        if self._by_key.get(nick_key(member.nick)) is member:
+            del self._by_key[nick_key(member.nick)]
+        member.nick = nick
+        self._by_key[nick_key(nick)] = member
+
+    def _guest_nick(self) -> str:
+        while True:
+            self._guest_counter += 1
+            nick = f"guest{self._guest_counter}"
+            if nick_key(nick) not in self._by_key:
+                return nick
+
+    def _free_variant(self, wanted: str, member: Member) -> str:
+        """`wanted`, or `wanted_`, `wanted__`... whichever is free; else the member's guest nick."""
+        nick = wanted
+        while len(nick) <= NICK_MAX:
+            holder = self._by_key.get(nick_key(nick))
+            if holder is None or holder is member:
+                return nick
+            nick += "_"
+        return member.nick
+
+
+def _bad_nick_message(nick: str) -> str:
+    shown = clean(nick)[: NICK_MAX * 2]
+    return (f'invalid nick "{shown}": 1-{NICK_MAX} letters, digits or _-[]\\^{{}}|, '
+            "not starting with a digit or -")
+
+
+def _broadcast_with_confirmation(member: Member, event, request_id) -> Outgoing:
+    """Everyone gets `event`; a sender who tagged its request gets a copy carrying that tag."""
+    if request_id is None:
+        return [(EVERYONE, event)]
+    return [(AllExcept(member), event), (member, _with_id(event, request_id))]
+
+
+def _with_id(event, request_id):
+    return event if request_id is None else dataclasses.replace(event, id=request_id)
+
+
+def _as_replay(event):
+    return dataclasses.replace(event, id=None, replay=True)
+
+
+def _unsupported(member: Member, what: str, mode: Mode, request_id) -> Outgoing:
+    return [(member, ev.Error("unsupported_in_mode", f"{what} is not available in {mode.value} mode",
+                              request_id))]

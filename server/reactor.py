@@ -1,0 +1,442 @@
+"""A small selectors loop: sockets, readiness, output buffers and timers. It knows no chat.
+
+The loop in one turn (`Reactor.run_once`):
+
+1. wait in `select()` until a socket is ready, the nearest timer is due, or a signal arrives;
+2. accept on listeners until EAGAIN; `recv()` once from each readable connection and hand the
+   bytes to its handler; `send()` to each writable connection;
+3. fire due timers and signal callbacks;
+4. close the connections that broke a limit during the turn (never in the middle of a handler, so
+   a broadcast loop is never cut short);
+5. flush: one `send()` per connection that got output this turn, however many messages were
+   queued for it. What the kernel does not take is kept, and only then is write interest
+   registered, until the rest has gone.
+
+Handlers are plain objects with `data_received(bytes)`, `eof_received()` and
+`connection_lost(reason)`; `Transport.write()` only queues. Like Redis's ae.c, the loop re-checks
+a connection before each callback, because an earlier callback in the same turn may have closed it.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import logging
+import selectors
+import signal
+import socket
+import time
+from typing import Callable
+
+log = logging.getLogger("selchat.reactor")
+trace_log = logging.getLogger("selchat.trace")
+
+BACKENDS: dict[str, type[selectors.BaseSelector]] = {"auto": selectors.DefaultSelector}
+for _name, _cls in (("select", "SelectSelector"), ("poll", "PollSelector"), ("epoll", "EpollSelector"),
+                    ("kqueue", "KqueueSelector"), ("devpoll", "DevpollSelector")):
+    if hasattr(selectors, _cls):
+        BACKENDS[_name] = getattr(selectors, _cls)
+
+# select() cannot watch a descriptor numbered this high or higher.
+FD_SETSIZE = 1024
+RECV_SIZE = 65536
+# How long to stop accepting after the process ran out of descriptors, so a full accept queue
+# does not make select() return at once forever (the classic 100% CPU select-loop failure).
+ACCEPT_PAUSE = 0.5
+# How long a closing connection may take to read what it is owed before it is cut off.
+CLOSE_DRAIN_TIMEOUT = 5.0
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+_BROKEN = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+def backend_name(selector: selectors.BaseSelector) -> str:
+    """'epoll' for an EpollSelector, and so on."""
+    return type(selector).__name__.removesuffix("Selector").lower()
+
+
+class Timer:
+    """A callback due at a monotonic time; `cancel()` it if it should not run."""
+
+    __slots__ = ("when", "seq", "callback", "args", "cancelled")
+
+    def __init__(self, when: float, seq: int, callback: Callable, args: tuple) -> None:
+        self.when, self.seq, self.callback, self.args = when, seq, callback, args
+        self.cancelled = False
+
+    def __lt__(self, other: "Timer") -> bool:
+        return (self.when, self.seq) < (other.when, other.seq)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Transport:
+    """One accepted connection: its socket, its output queue, and who handles its input."""
+
+    __slots__ = ("reactor", "sock", "fd", "peer", "handler", "_out", "_out_size", "_events",
+                 "_dirty", "_closing", "closed", "close_reason")
+
+    def __init__(self, reactor: "Reactor", sock: socket.socket, peer: str) -> None:
+        self.reactor = reactor
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.peer = peer
+        self.handler = None
+        self._out: list | None = None  # created on first write: most connections are idle
+        self._out_size = 0
+        self._events = READ
+        self._dirty = False
+        self._closing = False
+        self.closed = False
+        self.close_reason = ""
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes queued and not yet taken by the kernel."""
+        return self._out_size
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; they go out at the end of this loop turn, coalesced with the rest."""
+        if self._closing or self.closed:
+            return
+        out = self._out
+        if out is None:
+            self._out = [data]
+        else:
+            out.append(data)
+        self._out_size += len(data)
+        if self._out_size > self.reactor.max_sendq:
+            self.reactor._doom(self, "too slow (output queue full)")
+        elif not self._dirty:
+            self._dirty = True
+            self.reactor._dirty.append(self)
+
+    def close(self, reason: str = "closed by server") -> None:
+        """Stop reading; close once the queued output has gone (or after the loop's drain time)."""
+        if self._closing or self.closed:
+            return
+        self._closing = True
+        self.close_reason = reason
+        if self._out_size:
+            self._set_events(WRITE)
+            # A peer that never reads would otherwise hold its descriptor forever.
+            self.reactor.call_later(CLOSE_DRAIN_TIMEOUT, self.abort, reason)
+        else:
+            self.reactor._doom(self, reason)
+
+    def abort(self, reason: str) -> None:
+        """Close at the end of this turn, dropping queued output."""
+        self.reactor._doom(self, reason)
+
+    # --- the loop's side -----------------------------------------------------------------
+
+    def _set_events(self, events: int) -> None:
+        if events != self._events and not self.closed:
+            self._events = events
+            self.reactor.selector.modify(self.sock, events, self)
+
+    def _on_readable(self) -> None:
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except _BROKEN:
+            self.reactor._doom(self, "connection lost")
+            return
+        except OSError as exc:
+            self.reactor._doom(self, f"connection lost ({exc.strerror})")
+            return
+        if data:
+            self.handler.data_received(data)
+        else:
+            self.handler.eof_received()
+            # Half-closed by the peer: deliver what we still owe, then close.
+            self.close("connection closed")
+
+    def _flush(self) -> None:
+        """One send() of everything queued; keep what the kernel did not take."""
+        self._dirty = False
+        out = self._out
+        if not out or self.closed:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except _BROKEN:
+            self.reactor._doom(self, "connection lost")
+            return
+        except OSError as exc:
+            self.reactor._doom(self, f"connection lost ({exc.strerror})")
+            return
+        if sent == len(data):
+            out.clear()
+            self._out_size = 0
+            if self._closing:
+                self.reactor._doom(self, self.close_reason)
+            elif self._events & WRITE:
+                self._set_events(READ)
+        else:
+            rest = memoryview(data)[sent:] if sent else data
+            out[:] = [rest]
+            self._out_size = len(rest)
+            self._set_events(WRITE if self._closing else READ | WRITE)
+
+    def __repr__(self) -> str:
+        return f"<Transport fd={self.fd} {self.peer}>"
+
+
+class Reactor:
+    """The event loop. Create, `listen()`, then `run()` until `stop()`."""
+
+    def __init__(self, selector: selectors.BaseSelector | None = None, *, max_sendq: int = 1 << 20,
+                 max_connections: int = 10_000, refusal: bytes = b"server full\n", trace: bool = False) -> None:
+        self.selector = selector or selectors.DefaultSelector()
+        self.backend = backend_name(self.selector)
+        self.max_sendq = max_sendq
+        self.max_connections = max_connections
+        self.refusal = refusal
+        self.trace = trace
+        self.connection_count = 0
+        self.turns = 0
+        self.now = time.monotonic()
+        self.wall = time.time()
+        self._timers: list[Timer] = []
+        self._seq = itertools.count()
+        self._dirty: list[Transport] = []
+        self._doomed: list[tuple[Transport, str]] = []
+        self._listeners: dict[int, tuple[socket.socket, Callable]] = {}
+        self._paused_listeners: set[int] = set()
+        self._stopping = False
+        self._signal_callbacks: dict[int, Callable] = {}
+        self._signals_seen: list[int] = []
+        self._waker: tuple[socket.socket, socket.socket] | None = None
+        self._accept_errors_logged: set[int] = set()
+        self.on_turn: Callable[[list, list], None] | None = None  # (readable, writable) transports
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def listen(self, sock: socket.socket, make_handler: Callable[[Transport], object]) -> None:
+        """Accept connections on `sock`; `make_handler(transport)` returns each one's handler."""
+        sock.setblocking(False)
+        self._listeners[sock.fileno()] = (sock, make_handler)
+        self.selector.register(sock, READ, None)
+
+    def close_listeners(self) -> None:
+        for fd, (sock, _) in list(self._listeners.items()):
+            if fd not in self._paused_listeners:
+                self.selector.unregister(sock)
+            sock.close()
+        self._listeners.clear()
+
+    def call_at(self, when: float, callback: Callable, *args) -> Timer:
+        timer = Timer(when, next(self._seq), callback, args)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def call_later(self, delay: float, callback: Callable, *args) -> Timer:
+        return self.call_at(time.monotonic() + delay, callback, *args)
+
+    def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
+        """Run `callback(signum)` on the loop when the signal arrives.
+
+        A flag set by a Python signal handler is not enough: PEP 475 makes select() resume after
+        the handler returns, so the loop would sleep on. The C-level handler also writes the signal
+        number to a socketpair the selector watches (`signal.set_wakeup_fd`), which wakes it.
+        """
+        if self._waker is None:
+            reader, writer = socket.socketpair()
+            reader.setblocking(False)
+            writer.setblocking(False)
+            self._waker = (reader, writer)
+            signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+            self.selector.register(reader, READ, self._waker)
+        self._signal_callbacks[signum] = callback
+        signal.signal(signum, lambda num, frame: self._signals_seen.append(num))
+
+    def stop(self) -> None:
+        """Make `run()` return after the current turn."""
+        self._stopping = True
+
+    def connections(self) -> list[Transport]:
+        return [key.data for key in self.selector.get_map().values() if isinstance(key.data, Transport)]
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._stopping = False
+        try:
+            while not self._stopping:
+                self.run_once()
+        finally:
+            if self._waker is not None:
+                signal.set_wakeup_fd(-1)
+
+    def run_once(self) -> None:
+        timeout = self._timeout()
+        try:
+            ready = self.selector.select(timeout)
+        except InterruptedError:
+            ready = []
+        self.now = time.monotonic()
+        self.wall = time.time()
+        self.turns += 1
+        readable: list[Transport] = []
+        writable: list[Transport] = []
+        for key, mask in ready:
+            transport = key.data
+            if transport is None:
+                self._accept(key.fileobj)
+            elif transport is self._waker:
+                self._drain_waker()
+            else:
+                if mask & READ and not transport._closing and not transport.closed:
+                    readable.append(transport)
+                    transport._on_readable()
+                if mask & WRITE and not transport.closed:
+                    writable.append(transport)
+                    transport._flush()
+        self._run_signal_callbacks()
+        self._run_timers()
+        self._close_doomed()
+        if readable or writable:
+            if self.trace:
+                self._trace(readable, writable)
+            if self.on_turn is not None:
+                self.on_turn(readable, writable)
+        self._flush_dirty()
+
+    def _timeout(self) -> float | None:
+        if self._dirty or self._doomed or self._signals_seen:
+            return 0
+        timers = self._timers
+        while timers and timers[0].cancelled:
+            heapq.heappop(timers)
+        if not timers:
+            return None
+        # Round up so a timer is never polled a hair early and spun on.
+        return max(0.0, timers[0].when - time.monotonic() + 0.0005)
+
+    def _flush_dirty(self) -> None:
+        dirty = self._dirty
+        if not dirty:
+            return
+        self._dirty = []
+        for transport in dirty:
+            transport._flush()
+        # Sends can fail and connections close; their handlers' goodbyes go out next turn.
+        self._close_doomed()
+
+    def _run_timers(self) -> None:
+        timers = self._timers
+        now = self.now
+        while timers and timers[0].when <= now:
+            timer = heapq.heappop(timers)
+            if not timer.cancelled:
+                timer.callback(*timer.args)
+
+    def _run_signal_callbacks(self) -> None:
+        while self._signals_seen:
+            signum = self._signals_seen.pop(0)
+            callback = self._signal_callbacks.get(signum)
+            if callback is not None:
+                callback(signum)
+
+    def _drain_waker(self) -> None:
+        try:
+            while self._waker[0].recv(512):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket) -> None:
+        fd = listener.fileno()
+        make_handler = self._listeners[fd][1]
+        while True:
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._pause_accepting(listener, exc)
+                    return
+                raise
+            sock.setblocking(False)
+            if self.connection_count >= self.max_connections or (
+                self.backend == "select" and sock.fileno() >= FD_SETSIZE
+            ):
+                self._refuse(sock)
+                continue
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass  # not TCP (a Unix socket in tests), or already reset
+            peer = address[0] if isinstance(address, tuple) else str(address)
+            transport = Transport(self, sock, peer)
+            self.connection_count += 1
+            self.selector.register(sock, READ, transport)
+            transport.handler = make_handler(transport)
+
+    def _refuse(self, sock: socket.socket) -> None:
+        log.warning("refused a connection: server full (%d connections, backend %s)",
+                    self.connection_count, self.backend)
+        try:
+            sock.send(self.refusal)
+        except OSError:
+            pass
+        sock.close()
+
+    def _pause_accepting(self, listener: socket.socket, exc: OSError) -> None:
+        fd = listener.fileno()
+        if exc.errno not in self._accept_errors_logged:
+            self._accept_errors_logged.add(exc.errno)
+            log.error("accept() failed: %s; pausing accepts for %.1fs at a time while it lasts "
+                      "(raise `ulimit -n` or lower --max-clients)", exc.strerror, ACCEPT_PAUSE)
+        self.selector.unregister(listener)
+        self._paused_listeners.add(fd)
+        self.call_later(ACCEPT_PAUSE, self._resume_accepting, listener)
+
+    def _resume_accepting(self, listener: socket.socket) -> None:
+        fd = listener.fileno()
+        if fd in self._paused_listeners and fd in self._listeners:
+            self._paused_listeners.discard(fd)
+            self.selector.register(listener, READ, None)
+
+    def _doom(self, transport: Transport, reason: str) -> None:
+        if not transport.closed:
+            transport._closing = True
+            self._doomed.append((transport, reason))
+
+    def _close_doomed(self) -> None:
+        # Closing one connection can doom others (a goodbye broadcast overflowing a slow reader).
+        while self._doomed:
+            doomed, self._doomed = self._doomed, []
+            for transport, reason in doomed:
+                if transport.closed:
+                    continue
+                transport.closed = True
+                transport._out = None
+                transport._out_size = 0
+                self.connection_count -= 1
+                try:
+                    self.selector.unregister(transport.sock)
+                except (KeyError, ValueError):
+                    pass
+                transport.sock.close()
+                if transport.handler is not None:
+                    transport.handler.connection_lost(reason)
+
+    def _trace(self, readable: list[Transport], writable: list[Transport]) -> None:
+        def names(transports: list[Transport]) -> str:
+            return ", ".join(f"{t.fd}:{getattr(t.handler, 'label', '?')}" for t in transports) or "-"
+
+        trace_log.info("turn %d: read [%s] write [%s] (%d connections)", self.turns, names(readable),
+                       names(writable), self.connection_count)
