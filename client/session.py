@@ -292,6 +292,7 @@ class ClientSession:
     mode: str = ""
     users: list[str] = field(default_factory=list)
     user_count: int = 0
+    max_line: int = 8192
     connected: bool = False
     outbox: OrderedDict[str, OutgoingLine] = field(default_factory=OrderedDict)
     # Ids only need to be unique among our own lines; the random part keeps two clients (or two
@@ -317,6 +318,7 @@ class ClientSession:
         self.mode = welcome.mode
         self.users = list(welcome.users)
         self.user_count = welcome.user_count
+        self.max_line = welcome.max_line
         requests: list[dict[str, Any]] = []
         if self.wanted_nick and welcome.nick.casefold() != self.wanted_nick.casefold():
             # Usually our old connection had not been reaped yet; ask once more explicitly.

@@ -1,0 +1,10 @@
+"""The client's widgets, one per module."""
+
+from .chat_input import ChatInput
+from .conversation_log import ConversationLog
+from .new_below import NewBelowMarker
+from .paste_confirm import PasteConfirm
+from .status_bar import StatusBar
+from .user_list import UserList
+
+__all__ = ["ChatInput", "ConversationLog", "NewBelowMarker", "PasteConfirm", "StatusBar", "UserList"]

@@ -92,3 +92,17 @@ def json_peer():
     yield factory
     for peer in peers:
         peer.close()
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 10.0,
+                     what: str = "condition") -> None:
+    """Let a Pilot-driven app run until `predicate()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def log_text(app) -> str:
+    return "\n".join(app.log_view.plain_lines())

@@ -1,0 +1,113 @@
+"""The input line: Enter sends, Up/Down walk the history, Tab completes nicks, paste keeps lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+HISTORY_SIZE = 500
+
+
+class ChatInput(Input):
+    """An `Input` that remembers what was sent and knows the nicks in the room."""
+
+    BINDINGS = [
+        Binding("up", "history_back", "Previous line", show=False),
+        Binding("down", "history_forward", "Next line", show=False),
+        Binding("tab", "complete_nick", "Complete nick", show=False, priority=True),
+    ]
+
+    @dataclass
+    class MultiLinePaste(Message):
+        """A paste of more than one line; `Input` alone would keep only the first."""
+
+        lines: list[str]
+
+    def __init__(self, nicks: Callable[[], list[str]], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.nicks = nicks
+        self.history: list[str] = []
+        self._history_index = 0  # == len(history): editing a fresh line
+        self._draft = ""
+        self._completion: tuple[str, list[str], int, int] | None = None  # (prefix, matches, i, start)
+
+    # -- history --
+
+    def remember(self, line: str) -> None:
+        """Add a sent line to the history (not repeating the last one)."""
+        if line and (not self.history or self.history[-1] != line):
+            self.history.append(line)
+            del self.history[:-HISTORY_SIZE]
+        self._history_index = len(self.history)
+        self._draft = ""
+
+    def action_history_back(self) -> None:
+        if self._history_index == 0:
+            return
+        if self._history_index == len(self.history):
+            self._draft = self.value
+        self._history_index -= 1
+        self._show(self.history[self._history_index])
+
+    def action_history_forward(self) -> None:
+        if self._history_index >= len(self.history):
+            return
+        self._history_index += 1
+        at_end = self._history_index == len(self.history)
+        self._show(self._draft if at_end else self.history[self._history_index])
+
+    def _show(self, value: str) -> None:
+        self.value = value
+        self.cursor_position = len(value)
+
+    # -- nick completion --
+
+    def action_complete_nick(self) -> None:
+        """Complete the word before the cursor to a nick; Tab again cycles through matches."""
+        if self._completion is not None and self._completion_still_applies():
+            prefix, matches, index, start = self._completion
+            index = (index + 1) % len(matches)
+        else:
+            before = self.value[: self.cursor_position]
+            start = len(before) - len(before.split(" ")[-1])
+            prefix = before[start:]
+            if not prefix:
+                return
+            matches = sorted((n for n in self.nicks() if n.casefold().startswith(prefix.casefold())),
+                             key=str.casefold)
+            if not matches:
+                self.app.bell()
+                return
+            index = 0
+        nick = matches[index]
+        # At the start of a line address the person ("bob: "), elsewhere just the word.
+        suffix = ": " if start == 0 else " "
+        after = self.value[self.cursor_position:]
+        self.value = self.value[:start] + nick + suffix + after.lstrip(" ")
+        self.cursor_position = start + len(nick) + len(suffix)
+        self._completion = (prefix, matches, index, start)
+        self._completed_value = self.value
+
+    def _completion_still_applies(self) -> bool:
+        return getattr(self, "_completed_value", None) == self.value
+
+    # -- paste --
+
+    def _on_paste(self, event: events.Paste) -> None:
+        lines = event.text.splitlines()
+        if len(lines) <= 1:
+            super()._on_paste(event)
+            return
+        # Keep what was typed around the cursor, as a paste into the middle of a line would.
+        before, after = self.value[: self.cursor_position], self.value[self.cursor_position:]
+        lines[0] = before + lines[0]
+        lines[-1] = lines[-1] + after
+        self.value = ""
+        event.stop()
+        event.prevent_default()
+        self.post_message(self.MultiLinePaste(lines))
