@@ -26,23 +26,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="selchat-server",
         description="A chat / echo / upper-case line server on one selectors loop. "
                     "Talk to it with `selchat`, `nc HOST PORT` or telnet.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (0.0.0.0 or :: for every interface)")
-    parser.add_argument("--port", type=int, default=8081, help="TCP port; 0 picks a free one and logs it")
+                        help="address to listen on (0.0.0.0 or :: for every interface) (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8081, help="TCP port; 0 picks a free one and logs it (default: %(default)s)")
     parser.add_argument("--mode", choices=[m.value for m in Mode], default="chat",
-                        help="chat: lines go to everyone; echo: each line comes back; upper: comes back upper-cased")
+                        help="chat: lines go to everyone; echo: each line comes back; upper: comes back upper-cased (default: %(default)s)")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="auto",
-                        help="selectors backend; auto picks the best this platform has")
+                        help="selectors backend; auto picks the best this platform has (default: %(default)s)")
     parser.add_argument("--max-clients", type=int, default=10_000,
                         help="connections served at once; more are told 'server full' (lowered to what "
-                             "`ulimit -n`, and FD_SETSIZE for select, allow)")
+                             "`ulimit -n`, and FD_SETSIZE for select, allow) (default: %(default)s)")
     parser.add_argument("--max-line", type=int, default=DEFAULT_MAX_LINE,
-                        help="longest accepted line in bytes; longer lines are refused with an error")
+                        help="longest accepted line in bytes; longer lines are refused with an error (default: %(default)s)")
     parser.add_argument("--max-sendq", type=int, default=1 << 20,
-                        help="bytes queued for one client before it is dropped as too slow")
-    parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer")
+                        help="bytes queued for one client before it is dropped as too slow (default: %(default)s)")
+    parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
     parser.add_argument("--trace", action="store_true",
                         help="log every loop turn's ready descriptors (and nicks): the multiplexing, visible")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every connect and disconnect")

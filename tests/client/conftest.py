@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from typing import Callable
 
@@ -48,44 +47,51 @@ def recorder() -> EventRecorder:
 
 
 class JsonPeer:
-    """A blocking raw-socket JSON client, for the other side of a conversation."""
+    """An asyncio raw-socket JSON client: the other side of a conversation.
 
-    def __init__(self, host: str, port: int, nick: str) -> None:
-        self.sock = socket.create_connection((host, port), timeout=10)
-        self.file = self.sock.makefile("rwb")
-        self.send({"type": "hello", "protocol": 1, "nick": nick})
-        self.welcome = self.read_until(lambda e: e.get("type") == "welcome")
+    It must be async: Pilot tests run the app on the test's own event loop, so a blocking read
+    here would stop the app from sending the very line we wait for.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.welcome: dict = {}
+
+    @classmethod
+    async def connect(cls, host: str, port: int, nick: str) -> "JsonPeer":
+        reader, writer = await asyncio.open_connection(host, port)
+        peer = cls(reader, writer)
+        peer.send({"type": "hello", "protocol": 1, "nick": nick})
+        peer.welcome = await peer.read_until(lambda e: e.get("type") == "welcome")
+        return peer
 
     def send(self, obj: dict) -> None:
-        self.file.write(json.dumps(obj).encode() + b"\n")
-        self.file.flush()
+        self.writer.write(json.dumps(obj).encode() + b"\n")
 
-    def read_until(self, predicate: Callable[[dict], bool], timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            line = self.file.readline()
-            if not line:
-                raise ConnectionError("peer connection closed")
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and predicate(obj):
-                return obj
-        raise TimeoutError("no matching line")
+    async def read_until(self, predicate: Callable[[dict], bool], timeout: float = 10.0) -> dict:
+        async def read() -> dict:
+            while line := await self.reader.readline():
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and predicate(obj):
+                    return obj
+            raise ConnectionError("peer connection closed")
+
+        return await asyncio.wait_for(read(), timeout)
 
     def close(self) -> None:
-        self.sock.close()
+        self.writer.close()
 
 
 @pytest.fixture
-def json_peer():
-    """Factory for JsonPeer; all are closed at teardown."""
+async def json_peer():
+    """Async factory for JsonPeer: `bob = await json_peer(host, port, "bob")`; closed at teardown."""
     peers: list[JsonPeer] = []
 
-    def factory(host: str, port: int, nick: str) -> JsonPeer:
-        peer = JsonPeer(host, port, nick)
+    async def factory(host: str, port: int, nick: str) -> JsonPeer:
+        peer = await JsonPeer.connect(host, port, nick)
         peers.append(peer)
         return peer
 

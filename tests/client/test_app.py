@@ -1,10 +1,12 @@
 """Pilot tests of the TUI against a real selchat server on loopback."""
 
 import pytest
+from textual import events
 
 from conftest import log_text, wait_until
 from selchat.client.app import SelchatApp
-from selchat.client.session import ConnectionState, Delivery
+from selchat.client.session import ConnectionState
+from selchat.client.widgets import PasteConfirm
 
 SIZE = (100, 30)
 
@@ -29,10 +31,10 @@ async def test_connect_send_receive_and_user_list(chat_server, json_peer):
     app = SelchatApp(chat_server.host, chat_server.port, "alice", ping_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: connected(app), what="connected")
-        bob = json_peer(chat_server.host, chat_server.port, "bob")
+        bob = await json_peer(chat_server.host, chat_server.port, "bob")
         await wait_until(pilot, lambda: "bob" in app.nicks(), what="bob in user list")
         await pilot.press(*"hello bob", "enter")
-        got = bob.read_until(lambda e: e.get("type") == "message")
+        got = await bob.read_until(lambda e: e.get("type") == "message")
         assert got["from"] == "alice" and got["text"] == "hello bob"
         await wait_until(pilot, lambda: "✓" in log_text(app), what="delivered mark")
         bob.send({"type": "message", "text": "hi alice"})
@@ -42,3 +44,167 @@ async def test_connect_send_receive_and_user_list(chat_server, json_peer):
         assert any(u.startswith("alice") for u in users) and "bob" in users
         bob.send({"type": "quit"})
         await wait_until(pilot, lambda: "bob" not in app.nicks(), what="bob gone")
+
+
+async def test_commands_nick_me_msg_who_clear_help(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        bob = await json_peer(chat_server.host, chat_server.port, "bob")
+        await wait_until(pilot, lambda: "bob" in app.nicks(), what="bob joined")
+
+        await type_line(pilot, "/nick carol")
+        await wait_until(pilot, lambda: app.client.session.nick == "carol", what="nick change")
+        assert "alice is now known as carol" in log_text(app)
+        assert app.status_bar.nick == "carol"
+
+        await type_line(pilot, "/me waves")
+        assert (await bob.read_until(lambda e: e.get("type") == "action"))["text"] == "waves"
+        await type_line(pilot, "/msg bob psst")
+        got = await bob.read_until(lambda e: e.get("type") == "private")
+        assert (got["from"], got["to"], got["text"]) == ("carol", "bob", "psst")
+        await wait_until(pilot, lambda: "[private to bob] <carol> psst" in log_text(app),
+                         what="private line")
+
+        await type_line(pilot, "/msg nobody hello?")
+        await wait_until(pilot, lambda: "not delivered" in log_text(app), what="failed mark")
+
+        await type_line(pilot, "/who")
+        await wait_until(pilot, lambda: "2 here: " in log_text(app), what="who answer")
+
+        await type_line(pilot, "//slash")
+        assert (await bob.read_until(lambda e: e.get("type") == "message"))["text"] == "/slash"
+
+        await type_line(pilot, "/bogus")
+        assert "unknown command /bogus" in log_text(app)
+        await type_line(pilot, "/help")
+        assert "/msg NICK TEXT" in log_text(app)
+        await type_line(pilot, "/clear")
+        assert app.log_view.entry_count == 0
+
+        await type_line(pilot, "/quit bye now")
+        left = await bob.read_until(lambda e: e.get("type") == "leave")
+        assert left["nick"] == "carol" and "bye now" in left["reason"]
+    assert app.return_code == 0
+
+
+async def test_nick_completion_and_history(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        await json_peer(chat_server.host, chat_server.port, "bobby")
+        await json_peer(chat_server.host, chat_server.port, "Boris")
+        await wait_until(pilot, lambda: {"bobby", "Boris"} <= set(app.nicks()), what="peers")
+        chat_input = app.chat_input
+        await pilot.press("b", "o", "tab")
+        assert chat_input.value == "bobby: "
+        await pilot.press("tab")
+        assert chat_input.value == "Boris: "
+        await pilot.press(*"hi", "enter")
+        await pilot.press(*"second", "enter")
+        assert chat_input.value == ""
+        await pilot.press(*"draft", "up")
+        assert chat_input.value == "second"
+        await pilot.press("up")
+        assert chat_input.value == "Boris: hi"
+        await pilot.press("up")
+        assert chat_input.value == "Boris: hi"
+        await pilot.press("down", "down")
+        assert chat_input.value == "draft"
+        # mid-line completion appends a space, not a colon
+        chat_input.value = "ask bob"
+        chat_input.cursor_position = len(chat_input.value)
+        await pilot.press("tab")
+        assert chat_input.value == "ask bobby "
+
+
+async def test_multiline_paste_sends_every_line(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        bob = await json_peer(chat_server.host, chat_server.port, "bob")
+        app.chat_input.post_message(events.Paste("one\ntwo\n/three"))
+        for expected in ("one", "two", "/three"):
+            assert (await bob.read_until(lambda e: e.get("type") == "message"))["text"] == expected
+
+        many = "\n".join(f"line {n}" for n in range(8))
+        app.chat_input.post_message(events.Paste(many))
+        await wait_until(pilot, lambda: isinstance(app.screen, PasteConfirm), what="confirm")
+        await pilot.press("y")
+        for n in range(8):
+            assert (await bob.read_until(lambda e: e.get("type") == "message"))["text"] == f"line {n}"
+
+        app.chat_input.post_message(events.Paste(many))
+        await wait_until(pilot, lambda: isinstance(app.screen, PasteConfirm), what="confirm")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: "paste of 8 lines not sent" in log_text(app), what="note")
+
+
+async def test_markup_and_escapes_from_others_show_literally(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        bob = await json_peer(chat_server.host, chat_server.port, "bob")
+        evil = "[bold red]x[/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07end"
+        bob.send({"type": "message", "text": evil})
+        await wait_until(pilot, lambda: "end" in log_text(app), what="evil line")
+        line = next(l for l in app.log_view.plain_lines() if "<bob>" in l)
+        assert "[bold red]x[/] [link=https://evil.example]click[/link]" in line
+        assert "\x1b" not in line and "pwned" not in line
+        # and it is drawn as typed, not as styles/links
+        await pilot.pause()
+        screen_text = "\n".join(strip.text for strip in app.log_view._lines)
+        assert "[bold red]x[/]" in screen_text
+
+
+async def test_echo_mode_shows_replies(run_server):
+    server = run_server("--mode", "upper")
+    app = SelchatApp(server.host, server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        assert app.status_bar.mode == "upper"
+        await type_line(pilot, "straße")
+        await wait_until(pilot, lambda: "↩ STRASSE" in log_text(app), what="reply")
+        await wait_until(pilot, lambda: not app.client.session.outbox, what="delivered")
+
+
+async def test_server_restart_delivers_outbox_in_order(run_server, json_peer):
+    server = run_server()
+    app = SelchatApp(server.host, server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        server.stop()
+        await wait_until(pilot, lambda: app.status_bar.status.state is ConnectionState.RECONNECTING,
+                         what="reconnecting")
+        assert "reconnecting in" in app.status_bar.describe().plain
+        for n in range(5):
+            await type_line(pilot, f"offline {n}")
+        assert app.status_bar.pending == 5
+        assert log_text(app).count("(pending)") == 5
+        server = run_server(port=server.port)
+        bob = await json_peer(server.host, server.port, "bob")
+        app.client.reconnect_now()
+        texts = [(await bob.read_until(lambda e: e.get("type") == "message"))["text"] for _ in range(5)]
+        assert texts == [f"offline {n}" for n in range(5)]
+        await wait_until(pilot, lambda: not app.client.session.outbox, what="all delivered")
+        await wait_until(pilot, lambda: log_text(app).count("✓") == 5, what="marks")
+        assert app.client.session.nick == "alice"
+        assert app.status_bar.pending == 0
+
+
+async def test_refused_connection_shows_status_not_traceback(run_server):
+    server = run_server()
+    port = server.port
+    server.stop()
+    app = SelchatApp("127.0.0.1", port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "connection refused" in app.status_bar.describe().plain,
+                         what="refused status")
+        assert "reconnecting in" in app.status_bar.describe().plain
+
+
+async def test_unknown_host_shows_status():
+    app = SelchatApp("no-such-host.invalid", 8081, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "unknown host" in app.status_bar.describe().plain,
+                         what="unknown host status")
