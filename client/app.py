@@ -77,24 +77,25 @@ class SelchatApp(App):
         yield StatusBar(address, self.client.session.wanted_nick, id="status")
         yield ChatInput(self.nicks, id="input", placeholder="type a message, /help for commands")
 
-    @property
-    def log_view(self) -> ConversationLog:
-        return self.query_one(ConversationLog)
-
-    @property
-    def status_bar(self) -> StatusBar:
-        return self.query_one(StatusBar)
-
-    @property
-    def chat_input(self) -> ChatInput:
-        return self.query_one(ChatInput)
+    # The widgets live on the default screen; kept as attributes because `App.query_one` looks
+    # at the active screen, which is a modal while the paste confirmation is up.
+    log_view: ConversationLog
+    status_bar: StatusBar
+    chat_input: ChatInput
+    user_list: UserListWidget
+    new_below: NewBelowMarker
 
     def nicks(self) -> list[str]:
         return list(self.client.session.users)
 
     def on_mount(self) -> None:
-        self.query_one(NewBelowMarker).show_count(0)
-        self.query_one(UserListWidget).show([], 0, "")
+        self.log_view = self.query_one(ConversationLog)
+        self.status_bar = self.query_one(StatusBar)
+        self.chat_input = self.query_one(ChatInput)
+        self.user_list = self.query_one(UserListWidget)
+        self.new_below = self.query_one(NewBelowMarker)
+        self.new_below.show_count(0)
+        self.user_list.show([], 0, "")
         self.chat_input.focus()
         self.sub_title = f"{self.host}:{self.port}"
         if self.autoconnect:
@@ -195,7 +196,7 @@ class SelchatApp(App):
                     f"error: {event.message or event.code}", stamp), None))
         self.log_view.add(lines)
         if users_changed:
-            self.query_one(UserListWidget).show(session.users, session.user_count, session.nick)
+            self.user_list.show(session.users, session.user_count, session.nick)
         self.status_bar.set(pending=self._queued_count())
 
     def _queued_count(self) -> int:
@@ -218,7 +219,7 @@ class SelchatApp(App):
 
     @on(ConversationLog.NewBelowChanged)
     def show_new_below(self, message: ConversationLog.NewBelowChanged) -> None:
-        self.query_one(NewBelowMarker).show_count(message.count)
+        self.new_below.show_count(message.count)
 
     @on(NewBelowMarker.JumpRequested)
     def action_jump_to_bottom(self) -> None:
