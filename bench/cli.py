@@ -1,2 +1,250 @@
-def main():
-    print("placeholder")
+"""selchat-bench: measure selchat-server against the asyncio servers a user would otherwise write.
+
+Scenarios (each server is started fresh for each run, on 127.0.0.1):
+
+  echo       N connections (--connections), each keeping W messages in flight (--window), echo mode.
+  broadcast  S senders (--senders) and R receivers in all (--receivers, senders included), chat
+             mode; every receiver must get every message once, in order per sender.
+  idle       M idle connections (--idle) plus one active pair (2 connections, 1 message in
+             flight each), echo mode: what watching idle descriptors costs per message.
+  join       a join storm: --clients chat clients connect at once; time until all are greeted
+             and a message from one reaches all the others.
+  growth     the idle scenario for select, poll and epoll as M grows (0 ... 10,000); --plot PATH.
+  targets    the four targets of the benchmark issue, as PASS/FAIL lines with the figures.
+  all        everything above (what docs/benchmarks.md shows); --json and --plot to keep it.
+
+Every message carries a sender id and sequence number, so loss, reordering and duplicates are
+counted. For servers it started, the bench reads the server's CPU time and memory from /proc:
+server CPU per delivered message and RSS growth per connection. The load generator reports its
+own CPU use; at ~100 % of a core, deliveries/s is a floor set by the bench, not the server.
+
+Servers: selchat-select, selchat-poll, selchat-epoll, asyncio-protocol, asyncio-streams,
+uvloop-protocol, uvloop-streams, or the groups selchat, reference, all. uvloop needs the bench
+extra (uv run --extra bench selchat-bench ...), as does the plot (matplotlib).
+
+Reproduce docs/benchmarks.md:
+  uv run --extra bench selchat-bench all --json docs/benchmarks.json --plot docs/images/cost_growth.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from . import report
+from .procstat import machine_info, raise_open_file_limit
+from .scenarios import Settings, interleaved, measure, median_figures
+from .servers import ServerSpec, expand_server_names
+
+DEFAULT_SERVERS = ["selchat-epoll", "asyncio-protocol", "asyncio-streams", "uvloop-protocol"]
+GROWTH_SERVERS = ["selchat-select", "selchat-poll", "selchat-epoll"]
+GROWTH_IDLE = [0, 100, 500, 900, 2000, 5000, 10_000]
+TARGET_SERVER = "selchat-epoll"
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return (host or "127.0.0.1", int(port))
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="selchat-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SCENARIO")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--server", action="append", default=None, metavar="NAME[,NAME]",
+                        help="servers to compare (repeatable; default depends on the scenario)")
+    common.add_argument("--connect", type=_address, metavar="HOST:PORT",
+                        help="measure an already running server instead (no CPU or memory figures)")
+    common.add_argument("--rounds", type=int, default=3, help="rounds per server, interleaved (default 3)")
+    common.add_argument("--duration", type=float, default=2.0, help="measured seconds per run (default 2)")
+    common.add_argument("--warmup", type=float, default=0.3, help="seconds of load before measuring (default 0.3)")
+    common.add_argument("--procs", type=int, default=1, help="load generator processes (default 1)")
+    common.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin the server to the last CPU and the load generator to the others")
+    common.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-' for stdout)")
+    common.add_argument("--quiet", action="store_true", help="no per-run progress lines on stderr")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    p = add("echo", "N connections, W messages in flight each, echo mode")
+    p.add_argument("--connections", type=int, default=10, help="default 10")
+    p.add_argument("--window", type=int, default=16, help="messages in flight per connection (default 16)")
+
+    p = add("broadcast", "S senders to R receivers in chat mode; loss and reorder checked")
+    p.add_argument("--senders", type=int, default=10, help="default 10")
+    p.add_argument("--receivers", type=int, default=100, help="all receiving clients, senders included (default 100)")
+    p.add_argument("--window", type=int, default=16, help="messages in flight per sender (default 16)")
+
+    p = add("idle", "M idle connections plus one active pair, echo mode")
+    p.add_argument("--idle", type=_int_list, default=[1000], metavar="M[,M...]", help="default 1000")
+
+    p = add("join", "a join storm of chat clients")
+    p.add_argument("--clients", type=int, default=10_000, help="default 10000")
+
+    p = add("growth", "cost per message as idle connections grow, select vs poll vs epoll")
+    p.add_argument("--idle", type=_int_list, default=GROWTH_IDLE, metavar="M[,M...]",
+                   help="default 0,100,500,900,2000,5000,10000")
+    p.add_argument("--plot", metavar="PNG", help="write the plot here (needs matplotlib)")
+
+    p = add("targets", "check the issue's four targets; exit status 1 if one fails")
+    p.add_argument("--clients", type=int, default=10_000, help="join storm size (default 10000)")
+
+    p = add("all", "every scenario and the targets: the tables of docs/benchmarks.md")
+    p.add_argument("--idle", type=_int_list, default=GROWTH_IDLE, metavar="M[,M...]")
+    p.add_argument("--clients", type=int, default=10_000, help="join storm size (default 10000)")
+    p.add_argument("--plot", metavar="PNG", help="write the cost-growth plot here (needs matplotlib)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings(duration=args.duration, warmup=args.warmup, rounds=args.rounds, procs=args.procs,
+                        pin=args.pin, connect=args.connect, quiet=args.quiet)
+    for name in ("connections", "window", "senders", "receivers"):
+        if hasattr(args, name):
+            setattr(settings, name, getattr(args, name))
+    if hasattr(args, "clients"):
+        settings.join_clients = args.clients
+    return settings
+
+
+def _servers(args: argparse.Namespace, default: list[str]) -> list[ServerSpec | None]:
+    """The servers to run, minus those that cannot run here (said on stderr)."""
+    if args.connect:
+        return [None]
+    specs = []
+    for spec in expand_server_names(args.server or default):
+        reason = spec.unavailable_reason()
+        if reason:
+            print(f"skipping {spec.name}: {reason}", file=sys.stderr)
+        else:
+            specs.append(spec)
+    return specs
+
+
+def _by_server(measurements) -> dict[str, dict]:
+    names = list(dict.fromkeys(m.server for m in measurements))
+    return {name: median_figures([m for m in measurements if m.server == name]) for name in names}
+
+
+class Run:
+    """Collects what one invocation measured, for the tables and the JSON file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.settings = _settings(args)
+        self.machine = machine_info()
+        self.raw: list = []
+        self.results: dict[str, dict] = {}
+        self.growth: dict[str, dict[int, dict]] = {}
+        self.verdicts: list[report.Verdict] = []
+        self.notes: list[str] = []
+
+    def compare(self, scenario: str, specs) -> dict[str, dict]:
+        measurements = interleaved(specs, scenario, self.settings)
+        self.raw += measurements
+        medians = _by_server(measurements)
+        self.results[scenario] = medians
+        return medians
+
+    def run_growth(self, specs, idles: list[int]) -> dict[str, dict[int, dict]]:
+        growth: dict[str, dict[int, dict]] = {spec.name: {} for spec in specs if spec}
+        for idle in idles:
+            able = [s for s in specs if s and (s.max_connections is None or idle + 2 <= s.max_connections)]
+            measurements = interleaved(able, "idle", self.settings, idle=idle)
+            self.raw += measurements
+            for name, medians in _by_server(measurements).items():
+                growth[name][idle] = medians
+        self.growth = growth
+        return growth
+
+    def to_json(self) -> dict:
+        return {
+            "machine": self.machine,
+            "settings": {k: v for k, v in vars(self.settings).items() if k != "connect"},
+            "results": self.results,
+            "growth": {s: {str(m): f for m, f in per.items()} for s, per in self.growth.items()},
+            "targets": [{"target": v.name, "passed": v.passed, "detail": v.detail} for v in self.verdicts],
+            "notes": self.notes,
+            "runs": [vars(m) for m in self.raw],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `selchat-bench` and `python -m selchat.bench`."""
+    args = build_parser().parse_args(argv)
+    raise_open_file_limit()
+    run = Run(args)
+    settings = run.settings
+    out: list[str] = []
+    started = time.monotonic()
+    m = run.machine
+    out.append(f"machine: {m['uname']}\n         {m['nproc']} CPUs, Python {m['python']}, "
+               f"open file limit {m['open_file_limit']}"
+               + (", server pinned to the last CPU, load generator to the others" if settings.cpu_split()[0] is not None else ""))
+
+    command = args.command
+    if command in ("echo", "all", "targets"):
+        default = DEFAULT_SERVERS if command != "targets" else [TARGET_SERVER, "asyncio-protocol", "uvloop-protocol"]
+        medians = run.compare("echo", _servers(args, default))
+        out.append(report.throughput_table(
+            f"echo: {settings.connections} connections x {settings.window} in flight, "
+            f"{settings.duration:g} s per run", medians))
+    if command in ("broadcast", "all", "targets"):
+        default = DEFAULT_SERVERS if command != "targets" else [TARGET_SERVER, "asyncio-protocol"]
+        medians = run.compare("broadcast", _servers(args, default))
+        out.append(report.throughput_table(
+            f"broadcast: {settings.senders} senders -> {settings.receivers} clients, {settings.window} in flight "
+            f"per sender, {settings.duration:g} s per run", medians))
+    if command == "idle":
+        run.run_growth(_servers(args, [TARGET_SERVER, "asyncio-protocol"]), args.idle)
+        out.append(report.growth_table(run.growth))
+    if command in ("growth", "all"):
+        run.run_growth(_servers(args, GROWTH_SERVERS + (["asyncio-protocol"] if command == "all" else [])), args.idle)
+        out.append(report.growth_table(run.growth))
+    if command == "targets":
+        run.run_growth(_servers(args, [TARGET_SERVER]), [10_000])
+    if command in ("join", "all", "targets"):
+        default = [TARGET_SERVER, "asyncio-protocol"] if command != "targets" else [TARGET_SERVER]
+        medians = run.compare("join", _servers(args, default))
+        out.append(report.join_table(medians))
+
+    if command in ("all", "targets"):
+        target = TARGET_SERVER if not args.connect else "external"
+        run.verdicts = [
+            report.check_broadcast(run.results.get("broadcast", {}), target),
+            report.check_echo(run.results.get("echo", {}), target),
+            report.check_idle_memory(run.growth.get(target, {}).get(10_000), target),
+            report.check_join(run.results.get("join", {}).get(target), target),
+        ]
+        out.append("targets (issue 4):\n" + "\n".join("  " + v.line() for v in run.verdicts))
+
+    plot_path = getattr(args, "plot", None)
+    if plot_path:
+        skipped = report.plot_growth(run.growth, plot_path, run.machine)
+        run.notes.append(skipped or f"plot written to {plot_path}")
+        out.append(skipped or f"plot written to {plot_path}")
+    out.append(f"({time.monotonic() - started:.0f} s in all)")
+    print("\n\n".join(out))
+    if args.json:
+        text = json.dumps(run.to_json(), indent=1, default=str)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+    if command == "targets" and any(v.passed is False for v in run.verdicts):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

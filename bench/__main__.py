@@ -1,0 +1,7 @@
+"""`python -m selchat.bench` runs selchat-bench."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
