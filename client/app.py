@@ -42,7 +42,7 @@ class SelchatApp(App):
     BINDINGS = [
         Binding("pageup", "scroll_log('page_up')", "Scroll up", show=False),
         Binding("pagedown", "scroll_log('page_down')", "Scroll down", show=False),
-        Binding("end", "jump_to_bottom", "Newest", show=False),
+        Binding("ctrl+end", "jump_to_bottom", "Newest", show=False, priority=True),
         Binding("ctrl+l", "clear", "Clear", show=False),
     ]
 
@@ -309,7 +309,7 @@ class SelchatApp(App):
                 self._write([formatting.notice_line(f"{usage:<16} {what}", self.timestamp)
                              for usage, what in commands.HELP])
                 self._note("keys: Enter send · Up/Down history · Tab complete nick · "
-                           "PgUp/PgDn scroll · End newest · Ctrl+P palette · Ctrl+Q quit")
+                           "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+P palette · Ctrl+Q quit")
             case commands.Invalid(message):
                 self._error(message)
 
@@ -347,7 +347,7 @@ class SelchatApp(App):
                             lambda: self.call_next(self.run_command, commands.Help()))
         yield SystemCommand("Reconnect now", "Skip the reconnect countdown",
                             self.client.reconnect_now)
-        yield SystemCommand("Jump to newest", "Scroll to the bottom (End)", self.action_jump_to_bottom)
+        yield SystemCommand("Jump to newest", "Scroll to the bottom (Ctrl+End)", self.action_jump_to_bottom)
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command

@@ -15,7 +15,7 @@ class NewBelowMarker(Static):
     def show_count(self, count: int) -> None:
         self.display = count > 0
         noun = "line" if count == 1 else "lines"
-        self.update(f"▼ {count} new {noun} below (End to jump)")
+        self.update(f"▼ {count} new {noun} below (Ctrl+End or click to jump)")
 
     def on_click(self) -> None:
         self.post_message(self.JumpRequested())

@@ -208,3 +208,44 @@ async def test_unknown_host_shows_status():
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "unknown host" in app.status_bar.describe().plain,
                          what="unknown host status")
+
+
+async def test_flood_keeps_ui_responsive_and_scrollback_bounded(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        bob = await json_peer(chat_server.host, chat_server.port, "bob")
+        for n in range(20000):
+            bob.send({"type": "message", "text": f"flood {n}"})
+        await pilot.press(*"typing")  # keys are handled while the flood is coming in
+        assert app.chat_input.value == "typing"
+        await wait_until(pilot, lambda: "flood 19999" in (app.log_view.plain_lines() or [""])[-1],
+                         timeout=60, what="end of flood")
+        assert app.log_view.entry_count == 5000
+        assert app.log_view.plain_lines()[0].endswith("flood 15000")
+
+
+async def test_new_below_marker_when_scrolled_up(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        bob = await json_peer(chat_server.host, chat_server.port, "bob")
+        for n in range(100):
+            bob.send({"type": "message", "text": f"early {n}"})
+        await wait_until(pilot, lambda: "early 99" in log_text(app), what="early lines")
+        await pilot.press("pageup")
+        await wait_until(pilot, lambda: not app.log_view.is_vertical_scroll_end, what="scrolled up")
+        top = app.log_view.scroll_y
+        for n in range(3):
+            bob.send({"type": "message", "text": f"late {n}"})
+        await wait_until(pilot, lambda: app.new_below.display, what="marker")
+        await wait_until(pilot, lambda: "3 new lines below" in str(app.new_below.render()),
+                         what="marker count")
+        assert app.log_view.scroll_y == top  # the view was not yanked
+        await pilot.press("ctrl+end")
+        await wait_until(pilot, lambda: not app.new_below.display, what="marker hidden")
+        await pilot.press("pageup")
+        bob.send({"type": "message", "text": "later"})
+        await wait_until(pilot, lambda: app.new_below.display, what="marker again")
+        await pilot.press("pagedown", "pagedown")
+        await wait_until(pilot, lambda: not app.new_below.display, what="hidden at bottom")
