@@ -64,6 +64,7 @@ class SelchatApp(App):
         self.client = client_factory(host, port, nick, self._events.put_nowait,
                                      ping_interval=ping_interval)
         self.autoconnect = autoconnect
+        self._logged_reason = ""
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -138,12 +139,17 @@ class SelchatApp(App):
     @on(ConnectionStatus)
     def show_status(self, message: ConnectionStatus) -> None:
         status = message.status
-        previous = self.status_bar.status
         self.status_bar.set(status=status, pending=self._queued_count())
-        changed = previous is None or previous.state is not status.state
-        if changed and status.state is not ConnectionState.CONNECTED:
-            if status.state is not ConnectionState.RECONNECTING or status.reason:
-                self._write([formatting.notice_line(status.describe(), self.timestamp)])
+        # The status bar always shows the state; the log only notes why a connection was lost
+        # (once per distinct reason, not once per countdown tick or retry).
+        if status.state is ConnectionState.CONNECTED:
+            self._logged_reason = ""
+        elif status.state is not ConnectionState.CONNECTING and status.reason \
+                and status.reason != self._logged_reason:
+            self._logged_reason = status.reason
+            what = "disconnected" if status.state is ConnectionState.DISCONNECTED \
+                else "not connected, will keep trying"
+            self._note(f"{what}: {status.reason}")
 
     @on(LagUpdate)
     def show_lag(self, message: LagUpdate) -> None:

@@ -53,11 +53,11 @@ class FatalConnectError(Exception):
 def describe_connect_error(exc: BaseException, host: str, port: int | str) -> str:
     """A short human reason for a failed connection attempt, never a traceback."""
     if isinstance(exc, ConnectionRefusedError):
-        return f"connection refused by {host}:{port}"
+        return "connection refused"
     if isinstance(exc, socket.gaierror):
         return f"unknown host {host!r}"
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return f"timed out connecting to {host}:{port}"
+        return "timed out connecting"
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return "connection reset"
     if isinstance(exc, OSError) and exc.strerror:
