@@ -249,3 +249,21 @@ async def test_new_below_marker_when_scrolled_up(chat_server, json_peer):
         await wait_until(pilot, lambda: app.new_below.display, what="marker again")
         await pilot.press("pagedown", "pagedown")
         await wait_until(pilot, lambda: not app.new_below.display, what="hidden at bottom")
+
+
+async def test_command_palette_offers_chat_actions(chat_server, json_peer):
+    app = SelchatApp(chat_server.host, chat_server.port, "alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: connected(app), what="connected")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"who is here")
+
+        def first_hit() -> str:
+            lists = app.screen.query("CommandList")
+            if not lists or not lists.first().option_count:
+                return ""
+            return str(lists.first().get_option_at_index(0).prompt)
+
+        await wait_until(pilot, lambda: "Who is here" in first_hit(), what="palette hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "1 here: alice" in log_text(app), what="who answer")
