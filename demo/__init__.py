@@ -1,0 +1,1 @@
+"""selchat-demo: the several-terminals demo in one tmux session."""
