@@ -65,6 +65,7 @@ class SelchatApp(App):
                                      ping_interval=ping_interval)
         self.autoconnect = autoconnect
         self._logged_reason = ""
+        self._quit_warned = False
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -323,7 +324,17 @@ class SelchatApp(App):
         self.log_view.clear()
 
     async def action_quit_chat(self, reason: str = "") -> None:
-        """Leave politely (the server tells the others why) and close the app."""
+        """Leave politely (the server tells the others why) and close the app.
+
+        With lines still in the outbox the first request only warns: quitting would drop them,
+        and nothing typed may be dropped silently.
+        """
+        unconfirmed = len(self.client.session.outbox)
+        if unconfirmed and not self._quit_warned:
+            self._quit_warned = True
+            self._error(f"{unconfirmed} of your lines are not delivered yet; "
+                        "quit again to leave anyway")
+            return
         try:
             await asyncio.wait_for(self.client.close(reason), 2)
         except Exception:

@@ -267,3 +267,14 @@ async def test_command_palette_offers_chat_actions(chat_server, json_peer):
         await wait_until(pilot, lambda: "Who is here" in first_hit(), what="palette hit")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "1 here: alice" in log_text(app), what="who answer")
+
+
+async def test_quit_with_undelivered_lines_warns_first():
+    app = SelchatApp("127.0.0.1", 8081, "alice", autoconnect=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_line(pilot, "never sent")
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: "not delivered yet" in log_text(app), what="warning")
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running, what="exit")
