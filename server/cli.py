@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
     parser.add_argument("--trace", action="store_true",
                         help="log every loop turn's ready descriptors (and nicks): the multiplexing, visible")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="show a live view of connections and loop turns (needs Textual, which the "
+                             "selchat client installs)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every connect and disconnect")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
     parser.add_argument("--version", action="version", version=f"selchat-server {__version__}")
@@ -105,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     log.info("listening on %s:%d (mode=%s, backend=%s)", host, port, args.mode, reactor.backend)
     if args.host in ("0.0.0.0", "::", ""):
         log.warning("listening on every interface: anyone who can reach this machine can join")
+    if args.dashboard:
+        try:
+            from .dashboard import run_dashboard
+        except ImportError as exc:
+            log.error("--dashboard needs Textual (%s); the plain server runs without it", exc)
+            return 2
+        return run_dashboard(reactor, service)
     reactor.run()
     log.info("stopped")
     return 130 if service.forced else 0

@@ -19,6 +19,7 @@ a connection before each callback, because an earlier callback in the same turn 
 
 from __future__ import annotations
 
+import collections
 import errno
 import heapq
 import itertools
@@ -214,6 +215,8 @@ class Reactor:
         self._signal_callbacks: dict[int, Callable] = {}
         self._signals_seen: list[int] = []
         self._waker: tuple[socket.socket, socket.socket] | None = None
+        self._wakeup_fd_set = False
+        self._from_threads: collections.deque = collections.deque()
         self._accept_errors_logged: set[int] = set()
         self.on_turn: Callable[[list, list], None] | None = None  # (readable, writable) transports
 
@@ -247,15 +250,29 @@ class Reactor:
         the handler returns, so the loop would sleep on. The C-level handler also writes the signal
         number to a socketpair the selector watches (`signal.set_wakeup_fd`), which wakes it.
         """
+        self._ensure_waker()
+        if not self._wakeup_fd_set:
+            signal.set_wakeup_fd(self._waker[1].fileno(), warn_on_full_buffer=False)
+            self._wakeup_fd_set = True
+        self._signal_callbacks[signum] = callback
+        signal.signal(signum, lambda num, frame: self._signals_seen.append(num))
+
+    def call_soon_threadsafe(self, callback: Callable, *args) -> None:
+        """Run `callback(*args)` on the loop's thread, from any thread (the dashboard's, say)."""
+        self._ensure_waker()
+        self._from_threads.append((callback, args))
+        try:
+            self._waker[1].send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the waker is already full of wake-ups: the loop will see this one too
+
+    def _ensure_waker(self) -> None:
         if self._waker is None:
             reader, writer = socket.socketpair()
             reader.setblocking(False)
             writer.setblocking(False)
             self._waker = (reader, writer)
-            signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
             self.selector.register(reader, READ, self._waker)
-        self._signal_callbacks[signum] = callback
-        signal.signal(signum, lambda num, frame: self._signals_seen.append(num))
 
     def stop(self) -> None:
         """Make `run()` return after the current turn."""
@@ -272,8 +289,9 @@ class Reactor:
             while not self._stopping:
                 self.run_once()
         finally:
-            if self._waker is not None:
+            if self._wakeup_fd_set:
                 signal.set_wakeup_fd(-1)
+                self._wakeup_fd_set = False
 
     def run_once(self) -> None:
         timeout = self._timeout()
@@ -300,6 +318,9 @@ class Reactor:
                     writable.append(transport)
                     transport._flush()
         self._run_signal_callbacks()
+        while self._from_threads:
+            callback, args = self._from_threads.popleft()
+            callback(*args)
         self._run_timers()
         self._close_doomed()
         if readable or writable:
@@ -310,7 +331,7 @@ class Reactor:
         self._flush_dirty()
 
     def _timeout(self) -> float | None:
-        if self._dirty or self._doomed or self._signals_seen:
+        if self._dirty or self._doomed or self._signals_seen or self._from_threads:
             return 0
         timers = self._timers
         while timers and timers[0].cancelled:
@@ -351,6 +372,7 @@ class Reactor:
                 pass
         except (BlockingIOError, InterruptedError):
             pass
+
 
     # --- connections -----------------------------------------------------------------------
 
