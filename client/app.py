@@ -108,7 +108,12 @@ class SelchatApp(App):
 
     @work(group="network", exit_on_error=False)
     async def run_network(self) -> None:
-        await self.client.run()
+        try:
+            await self.client.run()
+        except Exception as exc:  # a bug of ours must still end in a status, not a traceback
+            self.post_message(ConnectionStatus(StatusChanged(
+                ConnectionState.DISCONNECTED, self.host, self.port,
+                reason=f"network error: {exc!r}")))
 
     @work(group="events", exit_on_error=False)
     async def pump_events(self) -> None:

@@ -54,7 +54,7 @@ def describe_connect_error(exc: BaseException, host: str, port: int | str) -> st
     """A short human reason for a failed connection attempt, never a traceback."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, socket.gaierror):
+    if isinstance(exc, (socket.gaierror, UnicodeError)):
         return f"unknown host {host!r}"
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return "timed out connecting"
@@ -211,7 +211,8 @@ class ChatClient:
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, port, limit=READ_LIMIT), self.connect_timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError, UnicodeError, ValueError) as exc:
+            # UnicodeError: a host name IDNA cannot encode, e.g. "a..b"; say so, do not crash.
             return describe_connect_error(exc, self.host, port)
         self._writer = writer
         self._pings_sent.clear()

@@ -403,7 +403,7 @@ class ClientSession:
         return out
 
     def _oldest_in_flight(self) -> str | None:
-        return next((l.id for l in self.outbox.values() if l.delivery is Delivery.SENT), None)
+        return next((line.id for line in self.outbox.values() if line.delivery is Delivery.SENT), None)
 
     def _settle(self, line_id: str | int, delivery: Delivery, error: str = "") -> OutgoingLine | None:
         line = self.outbox.pop(str(line_id), None)

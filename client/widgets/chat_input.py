@@ -35,6 +35,7 @@ class ChatInput(Input):
         self._history_index = 0  # == len(history): editing a fresh line
         self._draft = ""
         self._completion: tuple[str, list[str], int, int] | None = None  # (prefix, matches, i, start)
+        self._completed_value: str | None = None  # the value right after our last completion
 
     # -- history --
 
@@ -94,7 +95,7 @@ class ChatInput(Input):
         self._completed_value = self.value
 
     def _completion_still_applies(self) -> bool:
-        return getattr(self, "_completed_value", None) == self.value
+        return self._completed_value == self.value
 
     # -- paste --
 

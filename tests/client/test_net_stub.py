@@ -81,3 +81,10 @@ async def test_outbox_survives_restart_in_order(recorder):
         texts = [r["text"] for r in server.received if r.get("type") == "message"]
         assert texts == [f"offline {n}" for n in range(5)]
     await server.stop()
+
+
+async def test_unencodable_host_name_is_described(recorder):
+    client = ChatClient("a..b", 8081, "alice", recorder, backoff=FAST)
+    async with running(client):
+        event = await recorder.wait_for(status(ConnectionState.RECONNECTING))
+        assert "unknown host" in event.reason
