@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("need --max-line >= 16, --max-sendq >= --max-line and --history >= 0")
         return 2
     selector = BACKENDS[args.backend]()
-    reactor = Reactor(selector, max_sendq=args.max_sendq, trace=args.trace,
-                      refusal=b"!!! error: server full, try again later\n")
+    reactor = Reactor(selector, max_sendq=args.max_sendq, trace=args.trace)
     reactor.max_connections = allowed_clients(args.max_clients, reactor.backend)
     try:
         listener = open_listener(args.host, args.port)

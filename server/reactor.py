@@ -27,6 +27,7 @@ import logging
 import selectors
 import signal
 import socket
+import ssl
 import time
 from typing import Callable
 
@@ -45,6 +46,8 @@ RECV_SIZE = 65536
 # How long to stop accepting after the process ran out of descriptors, so a full accept queue
 # does not make select() return at once forever (the classic 100% CPU select-loop failure).
 ACCEPT_PAUSE = 0.5
+# How long a client may take over its TLS handshake before it is cut off.
+HANDSHAKE_TIMEOUT = 10.0
 # How long a closing connection may take to read what it is owed before it is cut off.
 CLOSE_DRAIN_TIMEOUT = 5.0
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -74,12 +77,17 @@ class Timer:
 
 
 class Transport:
-    """One accepted connection: its socket, its output queue, and who handles its input."""
+    """One accepted connection: its socket, its output queue, and who handles its input.
 
-    __slots__ = ("reactor", "sock", "fd", "peer", "handler", "_out", "_out_size", "_events",
-                 "_dirty", "_closing", "closed", "close_reason")
+    What the selector watches is derived from state (`_update_events`): read interest while the
+    handler wants input, write interest only while output is stuck, or whatever a TLS handshake
+    asks for. A connection that wants neither is taken out of the selector altogether.
+    """
 
-    def __init__(self, reactor: "Reactor", sock: socket.socket, peer: str) -> None:
+    __slots__ = ("reactor", "sock", "fd", "peer", "handler", "_out", "_out_size", "_events", "_dirty",
+                 "_reading", "_want_write", "_handshake", "_closing", "closed", "close_reason")
+
+    def __init__(self, reactor: "Reactor", sock: socket.socket, peer: str, handshake: int = 0) -> None:
         self.reactor = reactor
         self.sock = sock
         self.fd = sock.fileno()
@@ -87,8 +95,11 @@ class Transport:
         self.handler = None
         self._out: list | None = None  # created on first write: most connections are idle
         self._out_size = 0
-        self._events = READ
+        self._events = 0  # what the selector has registered for us
         self._dirty = False
+        self._reading = True
+        self._want_write = False
+        self._handshake = handshake  # while a TLS handshake runs: the event it waits for
         self._closing = False
         self.closed = False
         self.close_reason = ""
@@ -97,6 +108,10 @@ class Transport:
     def pending_bytes(self) -> int:
         """Bytes queued and not yet taken by the kernel."""
         return self._out_size
+
+    @property
+    def tls(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket)
 
     def write(self, data: bytes) -> None:
         """Queue bytes; they go out at the end of this loop turn, coalesced with the rest."""
@@ -114,6 +129,17 @@ class Transport:
             self._dirty = True
             self.reactor._dirty.append(self)
 
+    def pause_reading(self) -> None:
+        """Stop reading: the peer's bytes wait in the kernel, and TCP slows the peer down."""
+        if self._reading:
+            self._reading = False
+            self._update_events()
+
+    def resume_reading(self) -> None:
+        if not self._reading:
+            self._reading = True
+            self._update_events()
+
     def close(self, reason: str = "closed by server") -> None:
         """Stop reading; close once the queued output has gone (or after the loop's drain time)."""
         if self._closing or self.closed:
@@ -121,7 +147,7 @@ class Transport:
         self._closing = True
         self.close_reason = reason
         if self._out_size:
-            self._set_events(WRITE)
+            self._update_events()
             # A peer that never reads would otherwise hold its descriptor forever.
             self.reactor.call_later(CLOSE_DRAIN_TIMEOUT, self.abort, reason)
         else:
@@ -133,58 +159,110 @@ class Transport:
 
     # --- the loop's side -----------------------------------------------------------------
 
-    def _set_events(self, events: int) -> None:
-        if events != self._events and not self.closed:
-            self._events = events
-            self.reactor.selector.modify(self.sock, events, self)
+    def _update_events(self) -> None:
+        if self.closed:
+            return
+        if self._handshake:
+            events = self._handshake
+        else:
+            events = (READ if self._reading and not self._closing else 0) | (WRITE if self._want_write else 0)
+        if events == self._events:
+            return
+        selector = self.reactor.selector
+        if not events:
+            selector.unregister(self.sock)
+        elif not self._events:
+            selector.register(self.sock, events, self)
+        else:
+            selector.modify(self.sock, events, self)
+        self._events = events
+
+    def _do_handshake(self) -> None:
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._handshake = READ
+        except ssl.SSLWantWriteError:
+            self._handshake = WRITE
+        except (ssl.SSLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+            log.info("TLS handshake with %s failed: %s", self.peer, reason)
+            self.reactor._doom(self, "TLS handshake failed")
+            return
+        else:
+            self._handshake = 0
+            self.reactor._established(self)
+        self._update_events()
 
     def _on_readable(self) -> None:
+        if self._handshake:
+            self._do_handshake()
+            return
+        sock = self.sock
         try:
-            data = self.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+            data = sock.recv(RECV_SIZE)
+            if data and self.tls:
+                # TLS records already decrypted inside the SSL object are invisible to select():
+                # take them now or they would wait for the next packet.
+                while pending := sock.pending():
+                    data += sock.recv(pending)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except _BROKEN:
             self.reactor._doom(self, "connection lost")
             return
-        except OSError as exc:
-            self.reactor._doom(self, f"connection lost ({exc.strerror})")
+        except (ssl.SSLError, OSError) as exc:
+            self.reactor._doom(self, f"connection lost ({getattr(exc, 'strerror', None) or exc})")
             return
         if data:
             self.handler.data_received(data)
-        else:
-            self.handler.eof_received()
-            # Half-closed by the peer: deliver what we still owe, then close.
+        elif not self.handler.eof_received():
+            # Half-closed by the peer: deliver what we still owe, then close. (A handler that
+            # returns True from eof_received closes the transport itself, when it is done.)
             self.close("connection closed")
+        else:
+            self._reading = False
+            self._update_events()
+
+    def _on_writable(self) -> None:
+        if self._handshake:
+            self._do_handshake()
+        else:
+            self._flush()
 
     def _flush(self) -> None:
         """One send() of everything queued; keep what the kernel did not take."""
         self._dirty = False
         out = self._out
-        if not out or self.closed:
+        if not out or self.closed or self._handshake:
             return
         data = out[0] if len(out) == 1 else b"".join(out)
         try:
             sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             sent = 0
         except _BROKEN:
             self.reactor._doom(self, "connection lost")
             return
-        except OSError as exc:
-            self.reactor._doom(self, f"connection lost ({exc.strerror})")
+        except (ssl.SSLError, OSError) as exc:
+            self.reactor._doom(self, f"connection lost ({getattr(exc, 'strerror', None) or exc})")
             return
         if sent == len(data):
             out.clear()
             self._out_size = 0
             if self._closing:
                 self.reactor._doom(self, self.close_reason)
-            elif self._events & WRITE:
-                self._set_events(READ)
+                return
+            if self._want_write:
+                self._want_write = False
+                self._update_events()
         else:
             rest = memoryview(data)[sent:] if sent else data
             out[:] = [rest]
             self._out_size = len(rest)
-            self._set_events(WRITE if self._closing else READ | WRITE)
+            if not self._want_write:
+                self._want_write = True
+                self._update_events()
 
     def __repr__(self) -> str:
         return f"<Transport fd={self.fd} {self.peer}>"
@@ -194,14 +272,18 @@ class Reactor:
     """The event loop. Create, `listen()`, then `run()` until `stop()`."""
 
     def __init__(self, selector: selectors.BaseSelector | None = None, *, max_sendq: int = 1 << 20,
-                 max_connections: int = 10_000, refusal: bytes = b"server full\n", trace: bool = False) -> None:
+                 max_connections: int = 10_000, max_per_peer: int = 0,
+                 refusal: str = "!!! error: {}\n", trace: bool = False) -> None:
         self.selector = selector or selectors.DefaultSelector()
         self.backend = backend_name(self.selector)
         self.max_sendq = max_sendq
         self.max_connections = max_connections
-        self.refusal = refusal
+        self.max_per_peer = max_per_peer  # 0: no limit
+        self.refusal = refusal  # how a refused connection is told why: "{}" is the reason
         self.trace = trace
-        self.connection_count = 0
+        self._transports: set[Transport] = set()
+        self._per_peer: dict[str, int] = {}
+        self._handshaking: dict[Transport, Callable] = {}
         self.turns = 0
         self.now = time.monotonic()
         self.wall = time.time()
@@ -209,7 +291,7 @@ class Reactor:
         self._seq = itertools.count()
         self._dirty: list[Transport] = []
         self._doomed: list[tuple[Transport, str]] = []
-        self._listeners: dict[int, tuple[socket.socket, Callable]] = {}
+        self._listeners: dict[int, tuple[socket.socket, Callable, ssl.SSLContext | None]] = {}
         self._paused_listeners: set[int] = set()
         self._stopping = False
         self._signal_callbacks: dict[int, Callable] = {}
@@ -222,14 +304,23 @@ class Reactor:
 
     # --- setup -----------------------------------------------------------------------------
 
-    def listen(self, sock: socket.socket, make_handler: Callable[[Transport], object]) -> None:
-        """Accept connections on `sock`; `make_handler(transport)` returns each one's handler."""
+    def listen(self, sock: socket.socket, make_handler: Callable[[Transport], object],
+               tls: ssl.SSLContext | None = None) -> None:
+        """Accept connections on `sock`; `make_handler(transport)` returns each one's handler.
+
+        With `tls`, each connection first completes a TLS handshake, without blocking, inside
+        the loop; its handler is made once the handshake is done.
+        """
         sock.setblocking(False)
-        self._listeners[sock.fileno()] = (sock, make_handler)
+        self._listeners[sock.fileno()] = (sock, make_handler, tls)
         self.selector.register(sock, READ, None)
 
+    @property
+    def connection_count(self) -> int:
+        return len(self._transports)
+
     def close_listeners(self) -> None:
-        for fd, (sock, _) in list(self._listeners.items()):
+        for fd, (sock, *_) in list(self._listeners.items()):
             if fd not in self._paused_listeners:
                 self.selector.unregister(sock)
             sock.close()
@@ -279,7 +370,8 @@ class Reactor:
         self._stopping = True
 
     def connections(self) -> list[Transport]:
-        return [key.data for key in self.selector.get_map().values() if isinstance(key.data, Transport)]
+        """Every open connection, including those whose handshake is still running."""
+        return list(self._transports)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -316,7 +408,7 @@ class Reactor:
                     transport._on_readable()
                 if mask & WRITE and not transport.closed:
                     writable.append(transport)
-                    transport._flush()
+                    transport._on_writable()
         self._run_signal_callbacks()
         while self._from_threads:
             callback, args = self._from_threads.popleft()
@@ -377,8 +469,7 @@ class Reactor:
     # --- connections -----------------------------------------------------------------------
 
     def _accept(self, listener: socket.socket) -> None:
-        fd = listener.fileno()
-        make_handler = self._listeners[fd][1]
+        _, make_handler, tls = self._listeners[listener.fileno()]
         while True:
             try:
                 sock, address = listener.accept()
@@ -392,26 +483,52 @@ class Reactor:
                     return
                 raise
             sock.setblocking(False)
-            if self.connection_count >= self.max_connections or (
-                self.backend == "select" and sock.fileno() >= FD_SETSIZE
-            ):
-                self._refuse(sock)
+            peer = address[0] if isinstance(address, tuple) else str(address)
+            refusal = self._refusal_reason(sock, peer)
+            if refusal:
+                self._refuse(sock, peer, refusal)
                 continue
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass  # not TCP (a Unix socket in tests), or already reset
-            peer = address[0] if isinstance(address, tuple) else str(address)
-            transport = Transport(self, sock, peer)
-            self.connection_count += 1
-            self.selector.register(sock, READ, transport)
-            transport.handler = make_handler(transport)
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            transport = Transport(self, sock, peer, handshake=READ if tls is not None else 0)
+            self._transports.add(transport)
+            self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
+            if tls is None:
+                self._established(transport, make_handler)
+            else:
+                self._handshaking[transport] = make_handler
+                transport._update_events()
+                self.call_later(HANDSHAKE_TIMEOUT, self._handshake_overdue, transport)
 
-    def _refuse(self, sock: socket.socket) -> None:
-        log.warning("refused a connection: server full (%d connections, backend %s)",
-                    self.connection_count, self.backend)
+    def _established(self, transport: Transport, make_handler: Callable | None = None) -> None:
+        """The connection is ready for data (after its TLS handshake, if any): give it a handler."""
+        if make_handler is None:
+            make_handler = self._handshaking.pop(transport)
+        transport._update_events()
+        transport.handler = make_handler(transport)
+
+    def _handshake_overdue(self, transport: Transport) -> None:
+        if transport._handshake and not transport.closed:
+            self._doom(transport, "TLS handshake timed out")
+
+    def _refusal_reason(self, sock: socket.socket, peer: str) -> str:
+        if len(self._transports) >= self.max_connections:
+            return "server full, try again later"
+        if self.backend == "select" and sock.fileno() >= FD_SETSIZE:
+            return "server full, try again later"
+        if self.max_per_peer and self._per_peer.get(peer, 0) >= self.max_per_peer:
+            return f"too many connections from your address (limit {self.max_per_peer})"
+        return ""
+
+    def _refuse(self, sock: socket.socket, peer: str, reason: str) -> None:
+        log.warning("refused a connection from %s: %s (%d connections, backend %s)", peer, reason,
+                    len(self._transports), self.backend)
         try:
-            sock.send(self.refusal)
+            sock.send(self.refusal.format(reason).encode())
         except OSError:
             pass
         sock.close()
@@ -444,14 +561,17 @@ class Reactor:
             for transport, reason in doomed:
                 if transport.closed:
                     continue
+                if transport._events:
+                    self.selector.unregister(transport.sock)
                 transport.closed = True
+                transport._events = 0
                 transport._out = None
                 transport._out_size = 0
-                self.connection_count -= 1
-                try:
-                    self.selector.unregister(transport.sock)
-                except (KeyError, ValueError):
-                    pass
+                self._transports.discard(transport)
+                self._handshaking.pop(transport, None)
+                left = self._per_peer.pop(transport.peer, 1) - 1
+                if left > 0:
+                    self._per_peer[transport.peer] = left
                 transport.sock.close()
                 if transport.handler is not None:
                     transport.handler.connection_lost(reason)

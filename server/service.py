@@ -170,6 +170,9 @@ class Service:
         self.reactor.close_listeners()
         notice = ev.Notice("server shutting down", "shutdown")
         for transport in self.reactor.connections():
+            if transport.handler is None:  # still in its TLS handshake: nothing to say yet
+                transport.abort("server shutting down")
+                continue
             transport.write(transport.handler.conn.send(notice))
             transport.close("server shutting down")
         self._deadline = self.reactor.now + SHUTDOWN_DRAIN

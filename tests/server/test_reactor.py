@@ -54,8 +54,8 @@ def attached_pair(reactor: Reactor, max_send: int | None = None):
     counting = CountingSocket(ours, max_send)
     transport = Transport(reactor, counting, "test")
     transport.handler = Recorder()
-    reactor.connection_count += 1
-    reactor.selector.register(counting, selectors.EVENT_READ, transport)
+    reactor._transports.add(transport)
+    transport._update_events()
     return transport, counting, theirs
 
 
@@ -133,14 +133,14 @@ def test_timers_fire_in_order_and_cancelled_ones_do_not():
 
 
 def test_max_connections_refuses_with_the_reason():
-    reactor = Reactor(selectors.DefaultSelector(), max_connections=1, refusal=b"full\n")
+    reactor = Reactor(selectors.DefaultSelector(), max_connections=1, refusal="no: {}\n")
     listener = socket.create_server(("127.0.0.1", 0))
     reactor.listen(listener, lambda transport: Recorder())
     first = socket.create_connection(listener.getsockname())
     second = socket.create_connection(listener.getsockname())
     second.settimeout(5)
     run_until(reactor, lambda: reactor.connection_count == 1)
-    assert second.recv(100) == b"full\n" and second.recv(100) == b""
+    assert second.recv(100) == b"no: server full, try again later\n" and second.recv(100) == b""
     first.close()
 
 
@@ -151,7 +151,7 @@ def test_select_refuses_a_descriptor_past_fd_setsize_and_keeps_serving():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, FD_SETSIZE + 64), hard))
     filler = []
     try:
-        reactor = Reactor(selectors.SelectSelector(), refusal=b"server full\n")
+        reactor = Reactor(selectors.SelectSelector(), refusal="{}\n")
         listener = socket.create_server(("127.0.0.1", 0))
         handlers = []
         reactor.listen(listener, lambda t: handlers.append(Recorder()) or handlers[-1])
@@ -165,7 +165,7 @@ def test_select_refuses_a_descriptor_past_fd_setsize_and_keeps_serving():
         poller = select.poll()  # the test's own socket is past FD_SETSIZE too: select() can't watch it
         poller.register(refused, select.POLLIN)
         run_until(reactor, lambda: poller.poll(0))
-        assert refused.recv(100) == b"server full\n"
+        assert refused.recv(100) == b"server full, try again later\n"
         served.sendall(b"still served")
         run_until(reactor, lambda: handlers[0].data)
         assert handlers[0].data == b"still served"
