@@ -12,6 +12,7 @@ Scenarios (each server is started fresh for each run, on 127.0.0.1):
   growth     the idle scenario for select, poll and epoll as M grows (0 ... 10,000); --plot PATH.
   targets    the four targets of the benchmark issue, as PASS/FAIL lines with the figures.
   all        everything above (what docs/benchmarks.md shows); --json and --plot to keep it.
+  plot       redraw the cost-growth plot from a --json file of an earlier run (no measuring).
 
 Every message carries a sender id and sequence number, so loss, reordering and duplicates are
 counted. For servers it started, the bench reads the server's CPU time and memory from /proc:
@@ -102,7 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", type=_int_list, default=GROWTH_IDLE, metavar="M[,M...]")
     p.add_argument("--clients", type=int, default=10_000, help="join storm size (default 10000)")
     p.add_argument("--plot", metavar="PNG", help="write the cost-growth plot here (needs matplotlib)")
+
+    p = sub.add_parser("plot", help="redraw the cost-growth plot from a JSON result file")
+    p.add_argument("json_file", metavar="JSON", help="a file written by --json")
+    p.add_argument("--plot", metavar="PNG", required=True, help="where to write the plot")
     return parser
+
+
+def replot(json_file: str, png: str) -> int:
+    """Draw the cost-growth plot of an earlier run without measuring anything."""
+    with open(json_file) as f:
+        data = json.load(f)
+    growth = {server: {int(m): figures for m, figures in per.items()} for server, per in data["growth"].items()}
+    skipped = report.plot_growth(growth, png, data["machine"])
+    print(skipped or f"plot written to {png}")
+    return 1 if skipped else 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -181,6 +196,8 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `selchat-bench` and `python -m selchat.bench`."""
     args = build_parser().parse_args(argv)
+    if args.command == "plot":
+        return replot(args.json_file, args.plot)
     raise_open_file_limit()
     run = Run(args)
     settings = run.settings
