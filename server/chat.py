@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hmac
+import logging
 from collections import deque
 from typing import Union
 
@@ -22,6 +24,9 @@ from .text import NICK_MAX, clean, is_valid_nick, nick_key
 # one by one: with n members a join storm would otherwise send O(n^2) notices.
 LARGE_ROOM = 100
 PRESENCE_NAMES_MAX = 10
+# A wrong password costs this many seconds of silence, and this many wrong ones end the connection.
+PASSWORD_PENALTY = 1.0
+MAX_PASSWORD_ATTEMPTS = 3
 
 
 class Mode(enum.Enum):
@@ -50,13 +55,15 @@ class AllExcept:
 class Member:
     """One connection as the chat sees it. `link` is the caller's; the room never reads it."""
 
-    __slots__ = ("nick", "joined", "json", "link")
+    __slots__ = ("nick", "joined", "json", "link", "authenticated", "auth_failures")
 
     def __init__(self, nick: str, link=None) -> None:
         self.nick = nick
         self.joined = False
         self.json = False
         self.link = link
+        self.authenticated = False
+        self.auth_failures = 0  # -1 once told that a password is needed
 
     def __repr__(self) -> str:
         return f"<Member {self.nick}{' joined' if self.joined else ''}>"
@@ -70,8 +77,9 @@ class Room:
     """One room of members. Every method is pure bookkeeping and returns what to send."""
 
     def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = 8192,
-                 server_name: str = "selchat") -> None:
+                 server_name: str = "selchat", password: str | None = None) -> None:
         self.mode = mode
+        self.password = password
         self.max_line = max_line
         self.server_name = server_name
         self.history: deque = deque(maxlen=history) if history > 0 else deque(maxlen=0)
@@ -98,6 +106,11 @@ class Room:
             return out
         if hello is not None:
             member.json = True
+        if self.password is not None and not member.authenticated:
+            refused = self._check_password(member, hello.password if hello else None)
+            if refused is not None:
+                return refused
+        if hello is not None:
             if hello.nick is not None:
                 wanted = hello.nick.strip()
                 if is_valid_nick(wanted):
@@ -152,11 +165,13 @@ class Room:
     def handle(self, member: Member, request, now: float) -> Outgoing:
         """One request from one member; returns what to send to whom."""
         if type(request) is ev.TextLine:
-            if self.mode is not Mode.CHAT:
+            if self.mode is not Mode.CHAT and member.joined:
                 return [(member, ev.Reply(self._transform(request.text)))]
             request = parse_line(request.text)
             if request is None:
                 return []
+        if not member.joined:
+            return self._handle_unauthenticated(member, request, now)
         handler = self._HANDLERS.get(type(request))
         if handler is None:
             return [(member, ev.Error("bad_request", f"{type(request).__name__} is not allowed here"))]
@@ -233,8 +248,43 @@ class Room:
     _HANDLERS = {
         ev.Say: _say, ev.Act: _act, ev.Whisper: _whisper, ev.SetNick: _set_nick, ev.Who: _who,
         ev.Ping: _ping, ev.Pong: _pong, ev.Quit: _quit, ev.Help: _help, ev.Error: _error,
-        ev.Hello: _hello,
+        ev.Hello: _hello, ev.Authenticate: lambda self, member, request, now: [
+            (member, ev.Error("bad_request", "you are already logged in"))],
     }
+
+    # --- the password gate -----------------------------------------------------------------
+
+    def _check_password(self, member: Member, supplied: str | None) -> Outgoing | None:
+        """None if `supplied` is right; otherwise what to tell (and do to) the member."""
+        if supplied is not None and hmac.compare_digest(supplied.encode(), self.password.encode()):
+            member.authenticated = True
+            return None
+        if supplied is None:
+            if member.json:
+                return [(member, ev.Error("auth_required", 'this server needs a password: send it in the '
+                                                           'hello\'s "password" field')),
+                        (member, ev.Disconnect("no password"))]
+            if member.auth_failures < 0:
+                return []
+            member.auth_failures = -1
+            return [(member, ev.Notice("this server needs a password: type /pass PASSWORD", "auth_required"))]
+        member.auth_failures = max(member.auth_failures, 0) + 1
+        out = [(member, ev.Error("bad_password", "wrong password")),
+               (member, ev.LogLine(logging.WARNING, f"wrong password (attempt {member.auth_failures})"))]
+        if member.json or member.auth_failures >= MAX_PASSWORD_ATTEMPTS:
+            out.append((member, ev.Disconnect("wrong password", delay=PASSWORD_PENALTY)))
+        else:
+            out.append((member, ev.Pause(PASSWORD_PENALTY)))
+        return out
+
+    def _handle_unauthenticated(self, member: Member, request, now: float) -> Outgoing:
+        kind = type(request)
+        if kind is ev.Authenticate:
+            refused = self._check_password(member, request.password)
+            return refused if refused is not None else self.join(member, now)
+        if kind in (ev.Quit, ev.Help, ev.Ping, ev.Pong, ev.Error):
+            return self._HANDLERS[kind](self, member, request, now)
+        return [(member, ev.Error("auth_required", "this server needs a password: type /pass PASSWORD"))]
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 import sys
 
 from . import __version__
@@ -42,6 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-sendq", type=int, default=1 << 20,
                         help="bytes queued for one client before it is dropped as too slow (default: %(default)s)")
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
+    limits = parser.add_argument_group("abuse limits (0 turns a limit off)")
+    limits.add_argument("--rate", type=float, default=10.0,
+                        help="lines a second one connection may send on average; faster lines are "
+                             "delayed, not dropped, and the sender is told (default: %(default)s)")
+    limits.add_argument("--burst", type=float, default=30.0,
+                        help="lines one connection may send at once before --rate applies (default: %(default)s)")
+    limits.add_argument("--idle-timeout", type=float, default=900.0,
+                        help="seconds a connection may go without sending a complete line before it is "
+                             "closed; JSON clients are pinged halfway (default: %(default)s)")
+    limits.add_argument("--max-per-ip", type=int, default=64,
+                        help="connections from one address at once (default: %(default)s)")
+    access = parser.add_argument_group("access")
+    access.add_argument("--password-file", metavar="PATH",
+                        help="require the password on this file's first line (text: /pass, JSON: in the hello)")
+    access.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate chain")
+    access.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (if not in --tls-cert)")
     parser.add_argument("--trace", action="store_true",
                         help="log every loop turn's ready descriptors (and nicks): the multiplexing, visible")
     parser.add_argument("--dashboard", action="store_true",
@@ -73,6 +90,22 @@ def allowed_clients(wanted: int, backend: str) -> int:
     return max(allowed, 1)
 
 
+def read_password(path: str) -> str:
+    """The password is the file's first line, so it stays out of `ps` and shell history."""
+    with open(path, encoding="utf-8") as file:
+        password = file.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError(f"--password-file {path}: the first line is empty")
+    return password
+
+
+def tls_context(cert: str, key: str | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def open_listener(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # A deep backlog: a join storm of thousands must queue in the kernel, not be refused (the seed's
@@ -89,8 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_line < 16 or args.max_sendq < args.max_line or args.history < 0:
         log.error("need --max-line >= 16, --max-sendq >= --max-line and --history >= 0")
         return 2
+    if min(args.rate, args.burst, args.idle_timeout, args.max_per_ip) < 0:
+        log.error("limits cannot be negative (0 turns one off)")
+        return 2
+    if args.tls_key and not args.tls_cert:
+        log.error("--tls-key needs --tls-cert")
+        return 2
+    try:
+        password = read_password(args.password_file) if args.password_file else None
+        tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        log.error("%s", exc)
+        return 2
     selector = BACKENDS[args.backend]()
-    reactor = Reactor(selector, max_sendq=args.max_sendq, trace=args.trace)
+    reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip, trace=args.trace)
     reactor.max_connections = allowed_clients(args.max_clients, reactor.backend)
     try:
         listener = open_listener(args.host, args.port)
@@ -98,13 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror)
         return 1
     room = Room(Mode(args.mode), history=args.history, max_line=args.max_line,
-                server_name=f"selchat {__version__}")
-    service = Service(reactor, room)
-    reactor.listen(listener, service.make_session)
+                server_name=f"selchat {__version__}", password=password)
+    service = Service(reactor, room, rate=args.rate, burst=args.burst, idle_timeout=args.idle_timeout)
+    reactor.listen(listener, service.make_session, tls)
     for signum in (signal.SIGINT, signal.SIGTERM):
         reactor.add_signal_handler(signum, service.shutdown)
     host, port = listener.getsockname()[:2]
-    log.info("listening on %s:%d (mode=%s, backend=%s)", host, port, args.mode, reactor.backend)
+    log.info("listening on %s:%d (mode=%s, backend=%s%s%s)", host, port, args.mode, reactor.backend,
+             ", tls" if tls else "", ", password" if password else "")
     if args.host in ("0.0.0.0", "::", ""):
         log.warning("listening on every interface: anyone who can reach this machine can join")
     if args.dashboard:

@@ -13,6 +13,7 @@ HELP_LINES = (
     "  /ping            check the server answers",
     "  /quit [REASON]   leave",
     "  /help            this list",
+    "  /pass PASSWORD   log in, on a server that has a password",
     "  //text           send a line that starts with /",
 )
 
@@ -44,6 +45,7 @@ _COMMANDS = {
     "ping": lambda arg: ev.Ping(),
     "quit": lambda arg: ev.Quit(arg),
     "help": lambda arg: ev.Help(),
+    "pass": lambda arg: ev.Authenticate(arg) if arg else ev.Error("bad_request", "usage: /pass PASSWORD"),
 }
 
 

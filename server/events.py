@@ -86,6 +86,13 @@ class Help:
 
 
 @dataclass(frozen=True, slots=True)
+class Authenticate:
+    """`/pass SECRET` from a text user on a server with a password."""
+
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionClosed:
     """The peer closed (`reason` says how); no more requests will come."""
 
@@ -204,13 +211,33 @@ class Error:
     id: RequestId = None
 
 
+# --- instructions to the loop: never sent on the wire ---------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Disconnect:
-    """Not sent on the wire: tells the loop to close this connection once its output is flushed."""
+    """Close this connection once its output is flushed, after `delay` seconds."""
 
     reason: str = ""
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Read nothing more from this connection for `seconds` (a penalty, e.g. a wrong password)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """Something the operator should see in the server log about this connection."""
+
+    level: int
+    message: str
 
 
 # What a protocol `Connection` can hand to the chat core.
-Request = Union[Hello, TextLine, Say, Act, Whisper, SetNick, Who, Ping, Pong, Quit, Help, ConnectionClosed, Error]
+Request = Union[Hello, TextLine, Say, Act, Whisper, SetNick, Who, Ping, Pong, Quit, Help, Authenticate,
+                ConnectionClosed, Error]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import json
-from collections import deque
 
 from . import events as ev
 
@@ -53,29 +52,40 @@ class LineFramer:
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         self.max_line = max_line
-        self._buffer = bytearray()
+        self._buffer: bytearray | None = None  # made when a line is split across reads; idle peers have none
         self._scanned = 0
         self._discarding = False
 
     @property
     def pending(self) -> int:
         """Bytes of an unfinished line held back."""
-        return len(self._buffer)
+        return len(self._buffer) if self._buffer else 0
 
     def feed(self, data: bytes) -> list[bytes | None]:
         """Return the complete lines in `data` (without terminators); None marks a refused line."""
-        lines: list[bytes | None] = []
-        buffer = self._buffer
         if self._discarding:
             end = data.find(b"\n")
             if end < 0:
-                return lines
+                return []
             self._discarding = False
             data = data[end + 1 :]
+        max_line = self.max_line
+        if not self._buffer and data.endswith(b"\n"):
+            # The common case: whole lines in one read. Split without copying into the buffer.
+            lines: list = data[:-1].split(b"\n")
+            for index, line in enumerate(lines):
+                if line.endswith(b"\r"):
+                    line = lines[index] = line[:-1]
+                if len(line) > max_line:
+                    lines[index] = None
+            return lines
+        if self._buffer is None:
+            self._buffer = bytearray()
+        buffer = self._buffer
         buffer += data
+        lines = []
         start = 0
         scan = self._scanned
-        max_line = self.max_line
         while True:
             end = buffer.find(b"\n", scan)
             if end < 0:
@@ -91,12 +101,14 @@ class LineFramer:
             buffer.clear()
             self._scanned = 0
             self._discarding = True
+        if not buffer:
+            self._buffer = None
         return lines
 
     def take_partial(self) -> bytes:
         """Hand over the unfinished line as if it were complete."""
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = bytes(self._buffer or b"")
+        self._buffer = None
         self._scanned = 0
         return data
 
@@ -104,12 +116,13 @@ class LineFramer:
 class Connection:
     """One peer's side of the protocol: framing, dialect negotiation, parsing and encoding."""
 
-    __slots__ = ("dialect", "_framer", "_events", "_lines_seen", "_last_data", "closed")
+    __slots__ = ("dialect", "_framer", "_events", "_next_event", "_lines_seen", "_last_data", "closed")
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         self.dialect = Dialect.PENDING
         self._framer = LineFramer(max_line)
-        self._events: deque = deque()
+        self._events: list | None = None  # made on the first event: idle peers have none
+        self._next_event = 0
         self._lines_seen = 0
         self._last_data = 0.0
         self.closed = False
@@ -128,14 +141,12 @@ class Connection:
             if data is not None and self._framer.pending and self.dialect is not Dialect.JSON:
                 self._line(self._framer.take_partial())  # a last line with no newline still counts
             self.closed = True
-            self._events.append(ev.ConnectionClosed("connection closed" if data is not None else "connection lost"))
+            self._emit(ev.ConnectionClosed("connection closed" if data is not None else "connection lost"))
             return
         self._last_data = now
         for line in self._framer.feed(data):
             if line is None:
-                self._events.append(
-                    ev.Error("line_too_long", f"line too long (max {self._framer.max_line} bytes)")
-                )
+                self._emit(ev.Error("line_too_long", f"line too long (max {self._framer.max_line} bytes)"))
             else:
                 self._line(line)
 
@@ -155,16 +166,28 @@ class Connection:
 
     def next_event(self):
         """The next request or error for this peer, or NEED_DATA."""
-        if self._events:
-            return self._events.popleft()
-        return NEED_DATA
+        events = self._events
+        if events is None:
+            return NEED_DATA
+        event = events[self._next_event]
+        self._next_event += 1
+        if self._next_event == len(events):
+            self._events = None
+            self._next_event = 0
+        return event
+
+    def _emit(self, event) -> None:
+        if self._events is None:
+            self._events = [event]
+        else:
+            self._events.append(event)
 
     def _line(self, raw: bytes) -> None:
         self._lines_seen += 1
         text = raw.decode("utf-8", "replace")
         dialect = self.dialect
         if dialect is Dialect.JSON:
-            self._events.append(parse_json_request(text))
+            self._emit(parse_json_request(text))
             return
         if dialect is Dialect.PENDING:
             if self._lines_seen == 1 and text.startswith("{"):
@@ -172,16 +195,16 @@ class Connection:
                 if isinstance(request, ev.Hello):
                     if request.protocol != PROTOCOL_VERSION:
                         self.dialect = Dialect.TEXT
-                        self._events.append(
+                        self._emit(
                             ev.Error("unsupported_protocol", f"protocol {request.protocol!r} is not spoken here; "
                                      f"this server speaks {PROTOCOL_VERSION}")
                         )
                         return
                     self.dialect = Dialect.JSON
-                    self._events.append(request)
+                    self._emit(request)
                     return
             self.dialect = Dialect.TEXT
-        self._events.append(ev.TextLine(text))
+        self._emit(ev.TextLine(text))
 
     # --- output --------------------------------------------------------------------------
 

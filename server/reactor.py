@@ -28,6 +28,7 @@ import selectors
 import signal
 import socket
 import ssl
+import sys
 import time
 from typing import Callable
 
@@ -84,13 +85,12 @@ class Transport:
     asks for. A connection that wants neither is taken out of the selector altogether.
     """
 
-    __slots__ = ("reactor", "sock", "fd", "peer", "handler", "_out", "_out_size", "_events", "_dirty",
+    __slots__ = ("reactor", "sock", "peer", "handler", "_out", "_out_size", "_events", "_dirty",
                  "_reading", "_want_write", "_handshake", "_closing", "closed", "close_reason")
 
     def __init__(self, reactor: "Reactor", sock: socket.socket, peer: str, handshake: int = 0) -> None:
         self.reactor = reactor
         self.sock = sock
-        self.fd = sock.fileno()
         self.peer = peer
         self.handler = None
         self._out: list | None = None  # created on first write: most connections are idle
@@ -103,6 +103,11 @@ class Transport:
         self._closing = False
         self.closed = False
         self.close_reason = ""
+
+    @property
+    def fd(self) -> int:
+        """The socket's descriptor number (-1 once closed)."""
+        return self.sock.fileno()
 
     @property
     def pending_bytes(self) -> int:
@@ -248,7 +253,7 @@ class Transport:
             self.reactor._doom(self, f"connection lost ({getattr(exc, 'strerror', None) or exc})")
             return
         if sent == len(data):
-            out.clear()
+            self._out = None  # not clear(): an idle connection should not keep a grown list
             self._out_size = 0
             if self._closing:
                 self.reactor._doom(self, self.close_reason)
@@ -483,7 +488,8 @@ class Reactor:
                     return
                 raise
             sock.setblocking(False)
-            peer = address[0] if isinstance(address, tuple) else str(address)
+            # Interned: thousands of connections from one address then share one string.
+            peer = sys.intern(address[0] if isinstance(address, tuple) else str(address))
             refusal = self._refusal_reason(sock, peer)
             if refusal:
                 self._refuse(sock, peer, refusal)

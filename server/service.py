@@ -12,25 +12,42 @@ import logging
 from . import events as ev
 from .chat import EVERYONE, AllExcept, Member, Mode, Room
 from .protocol import HELLO_GRACE, NEED_DATA, Connection, encode_json, encode_text
+from .limits import TokenBucket
 from .reactor import Reactor, Transport
 
 log = logging.getLogger("selchat.server")
 
 PRESENCE_INTERVAL = 1.0
+# A throttled client is told so at most this often.
+THROTTLE_NOTICE_INTERVAL = 10.0
+_LOOP_INSTRUCTIONS = (ev.Disconnect, ev.Pause, ev.LogLine)
 SHUTDOWN_DRAIN = 3.0
 
 
 class Session:
-    """One connection: its transport, its protocol state and its chat member."""
+    """One connection: its transport, its protocol state and its chat member.
 
-    __slots__ = ("service", "transport", "conn", "member", "connected_at", "_timer")
+    One timer per session, and only while needed, serves its deadlines: the hello grace period, a
+    partial line going quiet, the end of a flood-control pause. It is re-armed lazily when it
+    fires. Idle connections are found by `Service`'s sweep instead, so an idle connection holds
+    no timer (memory per connection is a target: see docs/benchmarks.md).
+    """
+
+    __slots__ = ("service", "transport", "conn", "member", "last_active", "bucket",
+                 "_held", "_paused_until", "_throttle_noticed", "_pinged", "_timer")
 
     def __init__(self, service: "Service", transport: Transport) -> None:
+        now = service.reactor.now
         self.service = service
         self.transport = transport
         self.conn = Connection(service.max_line)
         self.member = service.room.connect(self)
-        self.connected_at = service.reactor.now
+        self.last_active = now  # of the last complete request; until one comes, of connecting
+        self.bucket: TokenBucket | None = None  # made on the first line, if flood control is on
+        self._held = None  # a request that arrived while flood control held this connection back
+        self._paused_until = 0.0
+        self._throttle_noticed = -1e9
+        self._pinged = False
         self._timer = None
         self._schedule()
 
@@ -47,9 +64,10 @@ class Session:
         if self.conn.partial_deadline() is not None:
             self._schedule()
 
-    def eof_received(self) -> None:
+    def eof_received(self) -> bool:
         self.conn.receive_data(b"", self.service.reactor.now)
         self._process()
+        return True  # _process closes the transport once it reaches the end of the input
 
     def connection_lost(self, reason: str) -> None:
         if self._timer is not None:
@@ -65,13 +83,34 @@ class Session:
     # --- the work --------------------------------------------------------------------------
 
     def _process(self) -> None:
+        """Hand every complete request to the room, unless flood control says wait."""
         conn, member, service = self.conn, self.member, self.service
-        room, deliver = service.room, service.deliver
-        while (event := conn.next_event()) is not NEED_DATA:
-            now = service.reactor.wall
-            if type(event) is ev.ConnectionClosed:
-                deliver(room.leave(member, event.reason, now))
+        room, deliver, reactor = service.room, service.deliver, service.reactor
+        rate = service.rate
+        while True:
+            event = self._held
+            if event is None:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    return
+            else:
+                self._held = None
+            if reactor.now < self._paused_until:
+                self._hold(event, self._paused_until)
                 return
+            if type(event) is ev.ConnectionClosed:
+                deliver(room.leave(member, event.reason, reactor.wall))
+                self.transport.close(event.reason)
+                return
+            if rate:
+                if self.bucket is None:
+                    self.bucket = TokenBucket(rate, service.burst, reactor.now)
+                if not self.bucket.take(reactor.now):
+                    self._throttle(event)
+                    return
+            self.last_active = reactor.now
+            self._pinged = False
+            now = reactor.wall
             if not member.joined:
                 if type(event) is ev.Hello:
                     deliver(room.join(member, now, event))
@@ -79,41 +118,106 @@ class Session:
                 deliver(room.join(member, now))
             deliver(room.handle(member, event, now))
 
+    def _hold(self, event, until: float) -> None:
+        """Keep `event` and stop reading until `until`: nothing is lost, the peer is slowed."""
+        self._held = event
+        self._paused_until = max(self._paused_until, until)
+        self.transport.pause_reading()
+        self._schedule()
+
+    def _throttle(self, event) -> None:
+        reactor = self.reactor
+        if reactor.now - self._throttle_noticed > THROTTLE_NOTICE_INTERVAL:
+            self._throttle_noticed = reactor.now
+            service = self.service
+            self.transport.write(self.conn.send(ev.Notice(
+                f"flood control: more than {service.rate:g} lines a second; your lines are delayed, not lost",
+                "throttled")))
+        self._hold(event, self.bucket.ready_at(reactor.now))
+
+    def pause(self, seconds: float) -> None:
+        """Read nothing from this peer for a while (a penalty)."""
+        self._paused_until = max(self._paused_until, self.reactor.now + seconds)
+        self.transport.pause_reading()
+        self._schedule()
+
+    @property
+    def reactor(self) -> Reactor:
+        return self.service.reactor
+
+    def _deadline(self) -> float | None:
+        deadlines = []
+        partial = self.conn.partial_deadline()
+        if partial is not None:
+            deadlines.append(partial)
+        if not self.member.joined and self.member.auth_failures == 0:
+            deadlines.append(self.last_active + HELLO_GRACE)
+        if self._paused_until:
+            deadlines.append(self._paused_until)
+        return min(deadlines) if deadlines else None
+
     def _schedule(self) -> None:
-        """Keep one timer, for the nearer of: the hello grace running out, a partial line going quiet."""
-        deadline = self.conn.partial_deadline()
-        if not self.member.joined:
-            grace_over = self.connected_at + HELLO_GRACE
-            deadline = grace_over if deadline is None else min(deadline, grace_over)
+        """Keep one timer, set for the nearest deadline (or earlier: it re-arms when it fires)."""
+        deadline = self._deadline()
         if deadline is None or (self._timer is not None and self._timer.when <= deadline):
-            return  # an earlier timer is set; it reschedules when it fires
+            return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self.service.reactor.call_at(deadline, self._on_timer)
+        self._timer = self.reactor.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self.transport.closed:
+        transport = self.transport
+        if transport.closed:
             return
-        service = self.service
-        if not self.member.joined and service.reactor.now >= self.connected_at + HELLO_GRACE:
-            service.deliver(service.room.join(self.member, service.reactor.wall))
-        if self.conn.flush_partial(service.reactor.now):
+        service, now = self.service, self.reactor.now
+        if self._paused_until and now >= self._paused_until:
+            self._paused_until = 0.0
+            self._process()
+            if not self._paused_until and not transport._closing:
+                transport.resume_reading()
+        if not self.member.joined and self.member.auth_failures == 0 and now >= self.last_active + HELLO_GRACE:
+            service.deliver(service.room.join(self.member, self.reactor.wall))
+        if self.conn.flush_partial(now):
             self._process()
         self._schedule()
+
+    def check_idle(self, now: float, idle: float) -> None:
+        """Close this connection if it has sent no complete line for `idle` seconds.
+
+        A JSON client is pinged halfway, so a live one answers and stays; a person at a text
+        prompt gets no such chance, which is why the default timeout is long.
+        """
+        transport = self.transport
+        if transport._closing or transport.closed:
+            return
+        if now >= self.last_active + idle:
+            transport.write(self.conn.send(ev.Notice(f"closing: idle for {idle:g} seconds", "idle")))
+            service = self.service
+            service.deliver(service.room.leave(self.member, "idle timeout", self.reactor.wall))
+            transport.close("idle timeout")
+        elif self.member.json and not self._pinged and now >= self.last_active + idle / 2:
+            self._pinged = True
+            transport.write(self.conn.send(ev.Ping("idle")))
 
 
 class Service:
     """Runs one room on one reactor."""
 
-    def __init__(self, reactor: Reactor, room: Room) -> None:
+    def __init__(self, reactor: Reactor, room: Room, *, rate: float = 0.0, burst: float = 1.0,
+                 idle_timeout: float = 0.0) -> None:
         self.reactor = reactor
         self.room = room
         self.max_line = room.max_line
+        self.rate = rate  # lines a second per connection, 0 for no flood control
+        self.burst = max(burst, 1.0)
+        self.idle_timeout = idle_timeout  # seconds without a complete line, 0 for none
         self.shutting_down = False
         self.forced = False
         if room.mode is Mode.CHAT:
             reactor.call_later(PRESENCE_INTERVAL, self._presence_tick)
+        if idle_timeout:
+            reactor.call_later(self._idle_sweep_interval(), self._idle_sweep)
 
     def make_session(self, transport: Transport) -> Session:
         session = Session(self, transport)
@@ -126,8 +230,8 @@ class Service:
             kind = type(recipients)
             if kind is Member:
                 session = recipients.link
-                if type(event) is ev.Disconnect:
-                    session.transport.close(event.reason or "quit")
+                if type(event) in _LOOP_INSTRUCTIONS:
+                    self._obey(session, event)
                 else:
                     session.transport.write(session.conn.send(event))
                 continue
@@ -150,6 +254,31 @@ class Service:
                     if text_bytes is None:
                         text_bytes = encode_text(event)
                     member.link.transport.write(text_bytes)
+
+    def _obey(self, session: Session, event) -> None:
+        kind = type(event)
+        if kind is ev.Disconnect:
+            if event.delay:
+                session.pause(event.delay)
+                self.reactor.call_later(event.delay, session.transport.close, event.reason)
+            else:
+                session.transport.close(event.reason or "quit")
+        elif kind is ev.Pause:
+            session.pause(event.seconds)
+        elif kind is ev.LogLine:
+            log.log(event.level, "%s (%s): %s", session.member.nick, session.transport.peer, event.message)
+
+    def _idle_sweep_interval(self) -> float:
+        # A quarter of the timeout keeps the overshoot small; 30 s caps the work for long timeouts.
+        return min(max(self.idle_timeout / 4, 0.05), 30.0)
+
+    def _idle_sweep(self) -> None:
+        now, idle = self.reactor.now, self.idle_timeout
+        for transport in self.reactor.connections():
+            if transport.handler is not None:
+                transport.handler.check_idle(now, idle)
+        if not self.shutting_down:
+            self.reactor.call_later(self._idle_sweep_interval(), self._idle_sweep)
 
     def _presence_tick(self) -> None:
         self.deliver(self.room.presence_summary())

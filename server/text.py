@@ -36,4 +36,5 @@ def is_valid_nick(nick: str) -> bool:
 
 def nick_key(nick: str) -> str:
     """The form under which nicks are unique: `Alice` and `alice` are one nick."""
-    return nick.casefold()
+    key = nick.casefold()
+    return nick if key == nick else key  # most nicks are lower case already: share the string

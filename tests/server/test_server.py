@@ -142,7 +142,7 @@ def test_the_seed_articles_client_works_in_every_mode(run_server, mode):
 
 
 def test_an_over_long_line_is_refused_to_its_sender_and_costs_no_one_else(run_server):
-    server = run_server("--max-line", "1024")
+    server = run_server("--max-line", "1024", "--rate", "0")
     with text_user(server, "alice") as alice, text_user(server, "bob") as bob:
         alice.send(b"x" * (4 << 20))  # 4 MiB, no newline
         alice.expect(r"^!!! error: line too long \(max 1024 bytes\)$")
@@ -189,7 +189,7 @@ def stalled_reader(address) -> socket.socket:
 
 
 def test_a_client_that_stops_reading_is_dropped_and_slows_no_one(run_server):
-    server = run_server("--max-sendq", "65536")
+    server = run_server("--max-sendq", "65536", "--rate", "0")
     stalled = stalled_reader(server.address)
     with text_user(server, "alice") as alice, text_user(server, "bob") as bob:
         alice.expect(r"stalled|bob")
@@ -265,7 +265,7 @@ def test_a_signal_wakes_an_idle_loop_with_no_timers(run_server):
 
 
 def test_a_second_interrupt_exits_at_once(run_server):
-    server = run_server("--max-sendq", str(64 << 20))
+    server = run_server("--max-sendq", str(64 << 20), "--rate", "0")
     stalled = stalled_reader(server.address)
     with text_user(server, "alice") as alice:
         for batch in range(40):  # leaves megabytes queued for the reader that never reads
