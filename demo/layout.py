@@ -48,6 +48,11 @@ class DemoOptions:
     def nicks(self) -> list[str]:
         return list(TUI_NICKS[: self.clients])
 
+    @property
+    def raw_nick(self) -> str:
+        """The raw client's nick; in echo and upper modes there is no /nick, so a guest nick."""
+        return RAW_NICK if self.mode == "chat" else "guest1"
+
     def raw_program(self) -> str:
         """'nc' or 'python': which raw client the demo will run."""
         if self.raw_client == "auto":
@@ -99,7 +104,7 @@ def raw_client_command(options: DemoOptions) -> list[str]:
 
 def tips_command(options: DemoOptions, prefix: str) -> list[str]:
     return _python("selchat.demo.tips", "--mode", options.mode, "--nicks", ",".join(options.nicks),
-                   "--raw-nick", RAW_NICK, "--server-view", "dashboard" if options.dashboard else "trace",
+                   "--raw-nick", options.raw_nick, "--server-view", "dashboard" if options.dashboard else "trace",
                    "--prefix", prefix)
 
 
@@ -137,15 +142,16 @@ def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> Dem
             panes.clients.append(pane)
         raw_name = "nc" if options.raw_program() == "nc" else "python -m selchat.demo.rawclient"
         panes.raw = _add_pane(tmux, panes.clients[0] if panes.clients else server, raw_client_command(options),
-                              "below", 25, "raw", f"raw client ({raw_name}): {RAW_NICK}, the text dialect",
+                              "below", 25, "raw", f"raw client ({raw_name}): the text dialect",
                               full=True)
         # Splitting in percent of a pane compounds; settle the rows' heights in percent of the window.
         tmux.run("resize-pane", "-t", server, "-y", "35%")
         tmux.run("resize-pane", "-t", panes.raw, "-y", "22%")
         tmux.run("select-pane", "-t", tips, "-T", "what to try")
         tmux.run("set-option", "-p", "-t", tips, ROLE_OPTION, "tips")
-        # A raw client has no --nick: it types the command, which also shows people how.
-        tmux.send_line(panes.raw, f"/nick {RAW_NICK}")
+        if options.mode == "chat":
+            # A raw client has no --nick: it types the command, which also shows people how.
+            tmux.send_line(panes.raw, f"/nick {RAW_NICK}")
         tmux.run("select-pane", "-t", panes.raw)
         return panes
     except (TmuxError, DemoStartError):

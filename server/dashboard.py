@@ -134,6 +134,8 @@ class LogCapture(logging.Handler):
     def __init__(self, keep: int = LOG_LINES_KEPT) -> None:
         super().__init__()
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        # Textual's event loop says which selector it uses; that is not the server's business.
+        self.addFilter(lambda record: record.name != "asyncio" or record.levelno >= logging.WARNING)
         self.lines: collections.deque[tuple[int, str]] = collections.deque(maxlen=keep)
         # Warnings outlive the screen: they are printed to stderr when the dashboard closes.
         self.warnings: collections.deque[str] = collections.deque(maxlen=20)
@@ -272,8 +274,8 @@ class DashboardApp(App[int]):
     CSS = """
     #stats { height: 1; padding: 0 1; background: $boost; }
     #main { height: 2fr; }
-    #connections { width: 1fr; border: round $primary; }
-    #turns { width: 1fr; border: round $primary; }
+    #connections { width: 1fr; height: 1fr; border: round $primary; }
+    #turns { width: 1fr; height: 1fr; border: round $primary; }
     #log { height: 1fr; min-height: 4; border: round $secondary; }
     """
     BINDINGS = [

@@ -117,3 +117,30 @@ def test_stop_without_a_demo_says_so(session_name):
     stopped = demo("--stop", "--session", session_name)
     assert stopped.returncode == 0
     assert "no demo running" in stopped.stdout
+
+
+def test_detaching_ends_the_demo(session_name):
+    """Attached in a terminal (an outer tmux on a private socket), detaching removes the session."""
+    outer = ["tmux", "-L", f"{session_name}-outer"]
+    command = f"env -u TMUX {sys.executable} -m selchat.demo --session {session_name}; sleep 30"
+    subprocess.run([*outer, "new-session", "-d", "-x", "160", "-y", "48", command], check=True, timeout=10)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not tmux_clients(session_name):
+            assert time.monotonic() < deadline, "the demo never attached"
+            time.sleep(0.05)
+        server = panes_by_role(session_name)["server"][0]
+        server_pid = int(tmux("display-message", "-p", "-t", server, "#{pane_pid}").strip())
+        tmux("detach-client", "-s", f"={session_name}")
+        deadline = time.monotonic() + LINE_TIMEOUT
+        while session_exists(session_name):
+            assert time.monotonic() < deadline, "the session outlived the detach"
+            time.sleep(0.05)
+        assert process_ended(server_pid)
+    finally:
+        subprocess.run([*outer, "kill-server"], capture_output=True, timeout=10)
+
+
+def tmux_clients(session: str) -> list[str]:
+    listed = subprocess.run(["tmux", "list-clients", "-t", f"={session}"], capture_output=True, text=True)
+    return listed.stdout.splitlines() if listed.returncode == 0 else []
