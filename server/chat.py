@@ -55,7 +55,7 @@ class AllExcept:
 class Member:
     """One connection as the chat sees it. `link` is the caller's; the room never reads it."""
 
-    __slots__ = ("nick", "joined", "json", "link", "authenticated", "auth_failures")
+    __slots__ = ("nick", "joined", "json", "link", "authenticated", "asked_password", "auth_failures")
 
     def __init__(self, nick: str, link=None) -> None:
         self.nick = nick
@@ -63,7 +63,8 @@ class Member:
         self.json = False
         self.link = link
         self.authenticated = False
-        self.auth_failures = 0  # -1 once told that a password is needed
+        self.asked_password = False  # told that this server needs one
+        self.auth_failures = 0
 
     def __repr__(self) -> str:
         return f"<Member {self.nick}{' joined' if self.joined else ''}>"
@@ -264,11 +265,12 @@ class Room:
                 return [(member, ev.Error("auth_required", 'this server needs a password: send it in the '
                                                            'hello\'s "password" field')),
                         (member, ev.Disconnect("no password"))]
-            if member.auth_failures < 0:
+            if member.asked_password:
                 return []
-            member.auth_failures = -1
+            member.asked_password = True
             return [(member, ev.Notice("this server needs a password: type /pass PASSWORD", "auth_required"))]
-        member.auth_failures = max(member.auth_failures, 0) + 1
+        member.asked_password = True
+        member.auth_failures += 1
         out = [(member, ev.Error("bad_password", "wrong password")),
                (member, ev.LogLine(logging.WARNING, f"wrong password (attempt {member.auth_failures})"))]
         if member.json or member.auth_failures >= MAX_PASSWORD_ATTEMPTS:

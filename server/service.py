@@ -8,6 +8,7 @@ room's answers into bytes, encoding each notification once per dialect however m
 from __future__ import annotations
 
 import logging
+import math
 
 from . import events as ev
 from .chat import EVERYONE, AllExcept, Member, Mode, Room
@@ -150,9 +151,9 @@ class Session:
         partial = self.conn.partial_deadline()
         if partial is not None:
             deadlines.append(partial)
-        if not self.member.joined and self.member.auth_failures == 0:
+        if not self.member.joined and not self.member.asked_password:
             deadlines.append(self.last_active + HELLO_GRACE)
-        if self._paused_until:
+        if self._paused_until and self._paused_until != math.inf:
             deadlines.append(self._paused_until)
         return min(deadlines) if deadlines else None
 
@@ -176,7 +177,7 @@ class Session:
             self._process()
             if not self._paused_until and not transport._closing:
                 transport.resume_reading()
-        if not self.member.joined and self.member.auth_failures == 0 and now >= self.last_active + HELLO_GRACE:
+        if not self.member.joined and not self.member.asked_password and now >= self.last_active + HELLO_GRACE:
             service.deliver(service.room.join(self.member, self.reactor.wall))
         if self.conn.flush_partial(now):
             self._process()
@@ -259,7 +260,7 @@ class Service:
         kind = type(event)
         if kind is ev.Disconnect:
             if event.delay:
-                session.pause(event.delay)
+                session.pause(math.inf)  # read nothing more; the goodbye is already queued
                 self.reactor.call_later(event.delay, session.transport.close, event.reason)
             else:
                 session.transport.close(event.reason or "quit")

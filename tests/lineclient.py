@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import time
 
 
 class LineClient:
     """Sends lines and waits, with a deadline, for lines that match."""
 
-    def __init__(self, address: tuple[str, int], timeout: float = 10.0) -> None:
+    def __init__(self, address: tuple[str, int], timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> None:
         self.sock = socket.create_connection(address, timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=address[0])
         self.timeout = timeout
         self._buffer = b""
         self.lines: list[str] = []  # every line received so far
@@ -30,7 +33,10 @@ class LineClient:
     def _receive(self, deadline: float) -> bool:
         """Read once; False on EOF."""
         self.sock.settimeout(max(0.001, deadline - time.monotonic()))
-        chunk = self.sock.recv(65536)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            return False
         if not chunk:
             return False
         self._buffer += chunk

@@ -1,0 +1,192 @@
+"""Abuse limits and access control, against the real server: each refusal says why, in one line."""
+
+import json
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from lineclient import LineClient, json_client
+from selchat.server.limits import TokenBucket
+
+
+def test_token_bucket_allows_a_burst_then_the_rate():
+    bucket = TokenBucket(rate=2, burst=3, now=0.0)
+    assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.ready_at(0.0) == pytest.approx(0.5)
+    assert not bucket.take(0.4) and bucket.take(0.5)
+    assert bucket.take(10.0) and bucket.take(10.0) and bucket.take(10.0) and not bucket.take(10.0)
+
+
+def joined(server, nick, **kwargs) -> LineClient:
+    client = LineClient(server.address, **kwargs)
+    client.expect(r"^\*\*\* welcome")
+    client.send_line(f"/nick {nick}")
+    client.expect(rf"is now known as {nick}$")
+    return client
+
+
+def test_a_flooder_is_slowed_with_a_notice_loses_nothing_and_delays_no_one_else(run_server):
+    server = run_server("--rate", "5", "--burst", "5")
+    with joined(server, "flood") as flooder, joined(server, "calm") as calm, joined(server, "watch") as watcher:
+        flooder.send("".join(f"flood {n}\n" for n in range(25)))
+        flooder.expect(r"^\*\*\* flood control: more than 5 lines a second; your lines are delayed, not lost$")
+        watcher.expect(r"^<flood> flood 5$")  # the burst is through; the rest trickles at 5 a second
+        calm.send_line("my turn")
+        order = [watcher.expect(r"^<(flood|calm)> ") for _ in range(20)]
+        # The calm user's line overtakes the flooder's backlog instead of queueing behind it.
+        assert order.index("<calm> my turn") < order.index("<flood> flood 24")
+        assert [line for line in order if line.startswith("<flood>")] == [f"<flood> flood {n}" for n in range(6, 25)]
+        assert sum("flood control" in line for line in flooder.lines) == 1
+
+
+def test_connections_per_address_are_limited_with_a_reason(run_server):
+    server = run_server("--max-per-ip", "2")
+    first, second = LineClient(server.address), LineClient(server.address)
+    first.expect("welcome")
+    second.expect("welcome")
+    with LineClient(server.address) as third:
+        assert third.read_until_closed() == ["!!! error: too many connections from your address (limit 2)"]
+    first.close()
+    second.expect(r"has left \(connection closed\)$")  # the server has let go of the first
+    with joined(server, "later") as later:
+        later.send_line("/ping")
+        later.expect(r"^\*\*\* pong$")
+    second.close()
+
+
+def test_an_idle_text_connection_is_told_and_closed(run_server):
+    server = run_server("--idle-timeout", "1")
+    with LineClient(server.address) as idle, joined(server, "watcher") as watcher:
+        lines = idle.read_until_closed(timeout=5)
+        assert "*** closing: idle for 1 seconds" in lines
+        watcher.expect(r"has left \(idle timeout\)$")
+
+
+def test_a_slowloris_that_never_finishes_a_line_is_closed(run_server):
+    server = run_server("--idle-timeout", "1")
+    drip, _ = json_client(server.address)
+    drip.send(b'{"type": "mess')
+    for _ in range(40):  # a byte at a time; never a newline
+        try:
+            drip.send(b"a")
+            drip.expect(r"closing: idle", timeout=0.1)
+            break
+        except TimeoutError:
+            continue
+    else:
+        pytest.fail("a dribbling connection was never closed")
+    drip.read_until_closed(timeout=5)
+
+
+def test_a_json_client_that_answers_pings_stays(run_server):
+    server = run_server("--idle-timeout", "1")
+    client, _ = json_client(server.address, "alive")
+    for _ in range(3):  # 3 rounds of half a timeout each: well past the timeout, still connected
+        ping = client.expect_json("ping", timeout=5)
+        client.send_json({"type": "pong", "id": ping["id"]})
+    client.send_json({"type": "who"})
+    assert "alive" in client.expect_json("users")["users"]
+
+
+@pytest.fixture
+def password_file(tmp_path):
+    path = tmp_path / "password"
+    path.write_text("open sesame\n")
+    return str(path)
+
+
+def test_text_users_must_give_the_password_before_they_can_chat(run_server, password_file):
+    server = run_server("--password-file", password_file)
+    assert "password" in server.log[0]
+    with LineClient(server.address) as client:
+        client.expect(r"^\*\*\* this server needs a password: type /pass PASSWORD$")
+        client.send_line("hello?")
+        client.expect(r"^!!! error: this server needs a password")
+        client.send_line("/pass guess")
+        client.expect(r"^!!! error: wrong password$")
+        server.wait_for_log(r"WARNING guest\d+ \(127\.0\.0\.1\): wrong password \(attempt 1\)")
+        client.send_line("/pass open sesame")
+        client.expect(r"^\*\*\* welcome to selchat")
+        client.send_line("in at last")
+        client.expect(r"^<guest\d+> in at last$")
+
+
+def test_three_wrong_passwords_end_the_connection(run_server, password_file):
+    server = run_server("--password-file", password_file)
+    with LineClient(server.address) as client:
+        client.send("/pass a\n/pass b\n/pass c\n/pass open sesame\n")
+        lines = client.read_until_closed()
+        assert lines.count("!!! error: wrong password") == 3
+        assert not any("welcome" in line for line in lines)
+
+
+def test_json_clients_give_the_password_in_the_hello(run_server, password_file):
+    server = run_server("--password-file", password_file)
+    good = LineClient(server.address)
+    good.send_json({"type": "hello", "protocol": 1, "nick": "robot", "password": "open sesame"})
+    assert good.expect_json("welcome")["nick"] == "robot"
+    bad = LineClient(server.address)
+    bad.send_json({"type": "hello", "protocol": 1, "password": "nope"})
+    assert bad.expect_json("error")["code"] == "bad_password"
+    bad.read_until_closed()
+    missing = LineClient(server.address)
+    missing.send_json({"type": "hello", "protocol": 1})
+    assert missing.expect_json("error")["code"] == "auth_required"
+    missing.read_until_closed()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made at test time."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def trusting(cert: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cert)
+
+
+def test_tls_chat_between_text_and_json_users(run_server, certificate):
+    cert, key = certificate
+    server = run_server("--tls-cert", cert, "--tls-key", key)
+    assert "tls" in server.log[0]
+    alice = joined(server, "alice", tls=trusting(cert))
+    robot = LineClient(server.address, tls=trusting(cert))
+    robot.send_json({"type": "hello", "protocol": 1, "nick": "robot"})
+    robot.expect_json("welcome")
+    robot.send_json({"type": "message", "text": "over tls"})
+    alice.expect(r"^<robot> over tls$")
+
+
+def test_tls_moves_large_bursts_intact_both_ways(run_server, certificate):
+    # Many records per read (data buffered inside the SSL object, invisible to select) and
+    # partial writes of large replies.
+    cert, key = certificate
+    server = run_server("--tls-cert", cert, "--tls-key", key, "--mode", "upper", "--rate", "0")
+    client = LineClient(server.address, tls=trusting(cert))
+    lines = [f"line {n} " + "x" * 2000 for n in range(1000)]
+    client.send("".join(line + "\n" for line in lines))
+    for line in lines:
+        assert client.expect(r".") == line.upper()
+
+
+def test_a_plain_client_on_a_tls_port_is_dropped_and_harms_no_one(run_server, certificate):
+    cert, key = certificate
+    server = run_server("--tls-cert", cert, "--tls-key", key)
+    alice = joined(server, "alice", tls=trusting(cert))
+    with socket.create_connection(server.address, timeout=10) as plain:
+        plain.sendall(b"hello in the clear\n")
+        try:
+            while plain.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass  # the server hung up on it: that is the point
+    alice.send_line("/ping")
+    alice.expect(r"^\*\*\* pong$")
+    server.wait_for_log(r"TLS handshake with 127\.0\.0\.1 failed")
