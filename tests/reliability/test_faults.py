@@ -1,0 +1,262 @@
+"""Faults against a real server: clients that die mid-line, resets, half-closes, no descriptors left.
+
+Each test checks what the others in the room see (the leaver leaves, chat goes on), that the
+server stays up with nothing logged at ERROR level that should not be, and that the server's
+descriptors come back (read from /proc/PID/fd).
+"""
+
+from __future__ import annotations
+
+import resource
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lineclient import LineClient, json_client
+from procinfo import cpu_seconds, fd_count, open_fds, wait_until
+
+# Lines a second are not limited here: some tests flood on purpose.
+NO_THROTTLE = ("--rate", "0")
+
+
+def text_user(server, nick: str) -> LineClient:
+    client = LineClient(server.address)
+    client.send_line(f"/nick {nick}")
+    client.expect(rf"is now known as {nick}$")
+    return client
+
+
+def errors_logged(server) -> list[str]:
+    return [line for line in server.log if " ERROR " in line or "Traceback" in line]
+
+
+def wait_for_fds(server, count: int, timeout: float = 10.0) -> None:
+    wait_until(lambda: fd_count(server.proc.pid) == count, timeout,
+               f"the server holds {count} descriptors (it holds {fd_count(server.proc.pid)})")
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0: the kernel sends RST instead of FIN and drops unsent data."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+# --- a client killed mid-line -----------------------------------------------------------------
+
+VICTIM = r"""
+import socket, sys
+host, port, dialect = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sock = socket.create_connection((host, port))
+if dialect == "json":
+    sock.sendall(b'{"type":"hello","protocol":1,"nick":"victim"}\n')
+    joined, half = b'"type":"welcome"', b'{"type":"message","text":"cut off mid-wo'
+else:
+    sock.sendall(b"/nick victim\n")
+    joined, half = b"is now known as victim", b"cut off mid-wo"
+seen = b""
+while joined not in seen:
+    chunk = sock.recv(65536)
+    if not chunk:
+        sys.exit("server closed")
+    seen += chunk
+sock.sendall(half)
+print("ready", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+@pytest.mark.parametrize("dialect", ["text", "json"])
+def test_a_client_killed_mid_line_leaves_and_the_others_chat_on(run_server, dialect):
+    server = run_server()
+    alice = text_user(server, "alice")
+    robot, _ = json_client(server.address, "robot")
+    baseline = fd_count(server.proc.pid)
+    victim = subprocess.Popen([sys.executable, "-c", VICTIM, server.host, str(server.port), dialect],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert victim.stdout.readline() == "ready\n"
+        alice.expect(r"is now known as victim$|^\*\*\* victim has joined$")
+        victim.kill()  # SIGKILL: no goodbye, half a line sent
+        victim.wait(10)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    alice.expect(r"^\*\*\* victim has left \(connection (closed|lost)\)$")
+    assert robot.expect_json("leave", nick="victim")["reason"] in ("connection closed", "connection lost")
+    # Chat goes on, both ways.
+    alice.send_line("still here")
+    assert robot.expect_json("message", **{"from": "alice"})["text"] == "still here"
+    robot.send_json({"type": "message", "text": "me too"})
+    alice.expect(r"^<robot> me too$")
+    # Half a JSON line is never a message; half a text line may count once (the partial-line rule),
+    # never twice.
+    fragments = [line for line in alice.lines if line.startswith("<victim>")]
+    assert fragments == [] if dialect == "json" else fragments in ([], ["<victim> cut off mid-wo"])
+    wait_for_fds(server, baseline)
+    assert server.proc.poll() is None and errors_logged(server) == []
+
+
+# --- resets ---------------------------------------------------------------------------------------
+
+
+def test_a_reset_mid_line_is_a_leave_and_nothing_more(run_server):
+    server = run_server()
+    alice, bob = text_user(server, "alice"), text_user(server, "bob")
+    baseline = fd_count(server.proc.pid)
+    victim = text_user(server, "victim")
+    alice.expect(r"is now known as victim$")
+    victim.send("half a li")
+    reset(victim.sock)
+    for client in (alice, bob):
+        client.expect(r"^\*\*\* victim has left \(connection (lost|closed)\)$")
+    alice.send_line("after the reset")
+    bob.expect(r"^<alice> after the reset$")
+    wait_for_fds(server, baseline)
+    assert server.proc.poll() is None and errors_logged(server) == []
+
+
+def stalled_reader(server, nick: str) -> socket.socket:
+    """A client that joins and then never reads (a small receive buffer, set before connecting)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(server.address)
+    sock.sendall(f"/nick {nick}\n".encode())
+    return sock
+
+
+def flood(sender: LineClient, readers: list[LineClient], megabytes: int, tag: str) -> None:
+    """`sender` says about `megabytes` MB in 1 KB lines; every reader reads each batch as it comes."""
+    payload = "y" * 1000
+    for batch in range(megabytes * 20):
+        sender.send("".join(f"{tag}{batch}.{n} {payload}\n" for n in range(50)))
+        for reader in readers:
+            reader.expect(rf"^<\S+> {tag}{batch}\.49 ")
+
+
+def test_a_reset_while_output_is_queued_for_it_costs_no_one_else(run_server):
+    # A big --max-sendq so the stalled reader is not dropped as too slow: the server still owes it
+    # megabytes (queued, with write interest) when its peer resets.
+    server = run_server("--max-sendq", str(64 << 20), *NO_THROTTLE)
+    alice, bob = text_user(server, "alice"), text_user(server, "bob")
+    baseline = fd_count(server.proc.pid)
+    victim = stalled_reader(server, "victim")
+    alice.expect(r"is now known as victim$")
+    flood(alice, [alice, bob], 6, "f")  # more than the kernel's socket buffers hold
+    reset(victim)
+    for client in (alice, bob):
+        client.expect(r"^\*\*\* victim has left \(connection lost", timeout=10)
+    alice.send_line("after the reset")
+    bob.expect(r"^<alice> after the reset$")
+    assert len([line for line in bob.lines if line.startswith("<alice> f")]) == 6 * 20 * 50
+    wait_for_fds(server, baseline)
+    assert server.proc.poll() is None and errors_logged(server) == []
+
+
+# --- a half-close -----------------------------------------------------------------------------
+
+
+def test_a_half_closed_client_gets_everything_it_is_owed_then_the_close(run_server):
+    server = run_server("--max-sendq", str(64 << 20), *NO_THROTTLE)
+    alice = text_user(server, "alice")
+    baseline = fd_count(server.proc.pid)
+    half = stalled_reader(server, "half")
+    alice.expect(r"is now known as half$")
+    flood(alice, [alice], 4, "h")  # megabytes queued for `half`, which is not reading yet
+    half.sendall(b"last words\n")
+    half.shutdown(socket.SHUT_WR)  # "I have nothing more to say": the server still owes it all this
+    received = bytearray()
+    half.settimeout(10)
+    while chunk := half.recv(1 << 20):  # ... and then the server closes
+        received += chunk
+    half.close()
+    alice.expect(r"^<half> last words$")
+    alice.expect(r"^\*\*\* half has left \(connection closed\)$")
+    lines = received.decode().splitlines()
+    flooded = [line.split()[1] for line in lines if line.startswith("<alice> h")]
+    assert flooded == [f"h{batch}.{n}" for batch in range(4 * 20) for n in range(50)]
+    assert lines[-1] == "<half> last words"
+    wait_for_fds(server, baseline)
+    assert errors_logged(server) == []
+
+
+# --- no descriptors left --------------------------------------------------------------------------
+
+
+def limit_for(pid: int, free: int) -> int:
+    """The RLIMIT_NOFILE that leaves the process exactly `free` more descriptors."""
+    taken = open_fds(pid)
+    limit = max(taken) + 1
+    while limit - len(taken) < free:
+        limit += 1
+    while limit - len([fd for fd in taken if fd < limit]) > free:  # holes below the top count too
+        limit -= 1
+    return limit
+
+
+def greeted(sock: socket.socket) -> bool:
+    """Whether anything has arrived on `sock` (once accepted, the server answers its /nick)."""
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def test_out_of_descriptors_the_loop_pauses_accepts_logs_once_serves_on_and_recovers(run_server):
+    """accept() failing with EMFILE must not make the loop spin (the backlog keeps the listener
+    readable, so a loop that just retries burns a core); the server logs it once, serves the
+    clients it has, and accepts the waiting ones once descriptors are free again.
+
+    The server lowers --max-clients to fit `ulimit -n` at start-up, so EMFILE cannot be reached by
+    connecting too many clients. What it cannot foresee is the limit shrinking, or descriptors
+    being used up by something else, later: we lower its soft RLIMIT_NOFILE from outside with
+    prlimit(2) while it runs (only the soft limit, which any process may raise back).
+    """
+    server = run_server()
+    pid = server.proc.pid
+    keepers = [text_user(server, f"keeper{n}") for n in range(2)]
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit_for(pid, 4), hard))
+    waiting: list[socket.socket] = []
+    try:
+        keepers += [text_user(server, f"keeper{n}") for n in range(2, 6)]  # the last 4 free descriptors
+        for n in range(6):  # the kernel completes these handshakes; the server cannot accept them
+            sock = socket.create_connection(server.address, timeout=10)
+            sock.sendall(f"/nick waiting{n}\n".encode())
+            waiting.append(sock)
+        server.wait_for_log(r"ERROR accept\(\) failed: Too many open files")
+
+        # The backlog keeps the listener readable the whole time: a loop that kept polling it
+        # would use a whole core. A paused one sleeps until its retry timer (every 0.5 s).
+        before = cpu_seconds(pid)
+        time.sleep(1.5)  # a measuring window (three retries), not a synchronisation
+        used = cpu_seconds(pid) - before
+        assert used < 0.3, f"the server used {used:.2f}s of CPU in 1.5s while it could not accept"
+        assert len([line for line in server.log if "accept() failed" in line]) == 1
+
+        # The clients it has are served as before; the waiting ones have not been greeted.
+        keepers[0].send_line("still serving")
+        for keeper in keepers:
+            keeper.expect(r"^<keeper0> still serving$")
+        assert not any(greeted(sock) for sock in waiting)
+
+        # Two clients leave: the next retry accepts exactly two of the waiting ones (in order).
+        for keeper in keepers[4:]:
+            keeper.close()
+        keepers[0].expect(r"is now known as waiting0$")
+        keepers[0].expect(r"is now known as waiting1$")
+        assert greeted(waiting[0]) and greeted(waiting[1])
+        assert not any(greeted(sock) for sock in waiting[2:])
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    # With descriptors to spare again, everyone waiting gets in.
+    for n in range(2, 6):
+        keepers[0].expect(rf"is now known as waiting{n}$")
+    keepers[0].send_line("/who")
+    who = keepers[0].expect(r"users here")
+    assert all(f"waiting{n}" in who for n in range(6)) and "keeper5" not in who
+    assert server.proc.poll() is None
+    assert [line for line in errors_logged(server) if "accept() failed" not in line] == []
+    for sock in waiting:
+        sock.close()
