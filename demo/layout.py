@@ -88,8 +88,10 @@ def _python(module: str, *args: str) -> list[str]:
 
 def server_command(options: DemoOptions) -> list[str]:
     view = "--dashboard" if options.dashboard else "--trace"
+    # No idle timeout: the raw client sends nothing while a presenter talks, and must not be
+    # closed in the middle of a talk.
     return _python("selchat.server", "--host", options.host, "--port", str(options.port),
-                   "--mode", options.mode, "--backend", options.backend, view)
+                   "--mode", options.mode, "--backend", options.backend, "--idle-timeout", "0", view)
 
 
 def client_command(options: DemoOptions, nick: str) -> list[str]:

@@ -179,11 +179,12 @@ class ConnectionRow:
 
 
 def snapshot_connections(reactor: Reactor, attempts: int = 3) -> list[ConnectionRow] | None:
-    """The reactor's connections as rows, read from the UI thread; None if it kept changing.
+    """The reactor's connections as rows, read from the UI thread; None if they kept changing.
 
-    `reactor.connections()` iterates the selector's map, which the loop thread mutates on every
-    accept and close; from another thread that iteration can fail mid-way. It is cheap, so retry
-    rather than make the loop stop for the dashboard.
+    The loop thread adds and removes connections while this runs. Copying the collection is
+    atomic under the GIL, but a future reactor may iterate in Python and fail part-way; the
+    read is cheap, so retry rather than make the loop stop for the dashboard. A connection
+    closed since the copy is left out.
     """
     for _ in range(attempts):
         try:
@@ -192,6 +193,8 @@ def snapshot_connections(reactor: Reactor, attempts: int = 3) -> list[Connection
             continue
         rows = []
         for transport in transports:
+            if transport.closed:
+                continue
             handler = transport.handler
             conn = getattr(handler, "conn", None)
             dialect = getattr(getattr(conn, "dialect", None), "value", "?")
