@@ -352,5 +352,5 @@ def _as_replay(event):
 
 
 def _unsupported(member: Member, what: str, mode: Mode, request_id) -> Outgoing:
-    return [(member, ev.Error("unsupported_in_mode", f"{what} is not available in {mode.value} mode",
+    return [(member, ev.Error("unsupported_in_mode", f"{what}: not available in {mode.value} mode",
                               request_id))]
