@@ -14,12 +14,15 @@ HIDE_CURSOR = "\x1b[?25l"
 
 
 def tips_text(mode: str, nicks: list[str], raw_nick: str, server_view: str, prefix: str) -> str:
-    """The note: at most 13 lines of at most 58 columns, to fit its pane in a roomy terminal."""
-    tui = "/".join(nicks[:3]) + ("/..." if len(nicks) > 3 else "")
+    """The note: at most 13 lines of at most 58 columns, to fit its pane in a roomy terminal.
+
+    The status line shows the tmux keys too; the last line is for those who miss it.
+    """
+    tui = " or ".join(f"{nick}'s" for nick in nicks) + " pane" if len(nicks) <= 2 else "any selchat pane"
     lines = ["What to try"]
     if mode == "chat":
         lines += [f" • Type a line in the raw client ({raw_nick}, at the",
-                  f"   bottom) or in {tui}'s pane: it shows up in all."]
+                  f"   bottom) or in {tui}: it shows up in all."]
     else:
         how = "unchanged" if mode == "echo" else "upper-cased"
         lines += [f" • {mode} mode: a line you type comes back {how},",
@@ -37,9 +40,9 @@ def tips_text(mode: str, nicks: list[str], raw_nick: str, server_view: str, pref
         other = nicks[0] if nicks else "alice"
         lines += [f" • /nick NAME  /me waves  /msg {other} psst  /who"]
     lines += [" • Ctrl+C in the server pane: a graceful shutdown;",
-              "   the selchat clients keep trying to reconnect.",
-              f"{prefix} + arrow: next pane · {prefix} z: zoom",
-              f"{prefix} d: end the demo (or selchat-demo --stop)"]
+              f"   {prefix} : respawn-pane (Enter) starts it again,",
+              "   and the selchat clients reconnect by themselves.",
+              f"Keys: {prefix} then an arrow moves, {prefix} d ends the demo."]
     return "\n".join(lines)
 
 
