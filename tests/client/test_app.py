@@ -210,7 +210,9 @@ async def test_unknown_host_shows_status():
                          what="unknown host status")
 
 
-async def test_flood_keeps_ui_responsive_and_scrollback_bounded(chat_server, json_peer):
+async def test_flood_keeps_ui_responsive_and_scrollback_bounded(run_server, json_peer):
+    # The server's flood control would spread bob's burst over half an hour: turn it off.
+    chat_server = run_server("--rate", "0")
     app = SelchatApp(chat_server.host, chat_server.port, "alice")
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: connected(app), what="connected")
