@@ -116,8 +116,15 @@ def attach_until_done(tmux: Tmux, session: str) -> int:
     tmux.run("set-hook", "-t", f"={session}:", "client-detached", f"kill-session -t ={session}")
     if os.environ.get("TMUX"):
         # Already inside tmux: attaching would nest one tmux in another; show it in this client.
-        tmux.switch_to(session)
-        print(f"switched to tmux session {session}; detach (prefix d) or `selchat-demo --stop` ends it")
+        try:
+            tmux.switch_to(session)
+        except TmuxError as exc:  # e.g. this tmux is another server (tmux -L) than the demo's
+            print(f"selchat-demo: the demo runs in tmux session {session}, but this tmux client "
+                  f"cannot switch to it ({exc}).\n  look at it:  tmux switch-client -t {session}\n"
+                  f"  stop it:     selchat-demo --stop --session {session}", file=sys.stderr)
+            return 0
+        # The detach hook may not fire for a client that switched here: say how to end it.
+        print(f"switched to tmux session {session}; `selchat-demo --stop` ends it")
         return 0
     tmux.attach(session)
     tmux.kill_session(session)
