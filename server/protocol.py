@@ -139,7 +139,7 @@ class Connection:
             return
         if not data:
             if data is not None and self._framer.pending and self.dialect is not Dialect.JSON:
-                self._line(self._framer.take_partial())  # a last line with no newline still counts
+                self._partial_line()  # a last line with no newline still counts
             self.closed = True
             self._emit(ev.ConnectionClosed("connection closed" if data is not None else "connection lost"))
             return
@@ -161,8 +161,17 @@ class Connection:
         deadline = self.partial_deadline()
         if deadline is None or now < deadline:
             return False
-        self._line(self._framer.take_partial())
+        self._partial_line()
         return True
+
+    def _partial_line(self) -> None:
+        raw = self._framer.take_partial()
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if len(raw) > self._framer.max_line:
+            self._emit(ev.Error("line_too_long", f"line too long (max {self._framer.max_line} bytes)"))
+        else:
+            self._line(raw)
 
     def next_event(self):
         """The next request or error for this peer, or NEED_DATA."""

@@ -78,7 +78,7 @@ async def test_restart_reclaims_nick_and_sends_outbox_in_order(run_server, recor
 
 
 async def test_flood_of_20000_lines_arrives_whole(run_server, recorder, json_peer):
-    server = run_server()
+    server = run_server("--rate", "0")  # bob floods on purpose; flood control would spread it out
     client = ChatClient(server.host, server.port, "alice", recorder)
     async with running(client):
         await recorder.wait_for(lambda e: isinstance(e, Welcome))

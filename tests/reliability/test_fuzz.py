@@ -149,8 +149,6 @@ def test_the_framer_never_returns_a_line_over_max_line(max_line, chunks):
 # of a line_too_long error.
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a partial line of max_line+1 bytes is accepted "
-                                       "by the quiet-period / end-of-input rule")
 @pytest.mark.parametrize("finish", ["quiet", "eof"])
 def test_a_partial_line_over_max_line_is_refused_like_a_complete_one(finish):
     conn = Connection(16)
