@@ -45,14 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the server's mode (default: %(default)s)")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="auto",
                         help="the server's selectors backend (default: %(default)s)")
-    parser.add_argument("--clients", type=client_count, default=2,
+    parser.add_argument("--clients", type=client_count, default=2, metavar="N",
                         help=f"how many selchat TUI clients, 1-{MAX_CLIENTS} (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
+    parser.add_argument("--port", type=int, default=0, metavar="N", help="server port (default: a free one)")
     parser.add_argument("--dashboard", action="store_true",
                         help="show the server's live dashboard instead of its --trace log")
     parser.add_argument("--raw-client", choices=["auto", "nc", "python"], default="auto",
                         help="the raw client: nc, our Python one, or nc when installed (default: %(default)s)")
-    parser.add_argument("--session", default="selchat-demo", help="tmux session name (default: %(default)s)")
+    parser.add_argument("--session", default="selchat-demo", metavar="NAME", help="tmux session name (default: %(default)s)")
     parser.add_argument("--detach", action="store_true",
                         help="start the session without attaching to it (for scripts and tests)")
     parser.add_argument("--stop", action="store_true", help="stop a running demo session and exit")
