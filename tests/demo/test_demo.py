@@ -88,7 +88,7 @@ def test_a_line_typed_anywhere_arrives_everywhere(session_name):
 
     wait_for(raw, r"is now known as carol", STARTUP_TIMEOUT)
     for pane in (alice, bob):
-        wait_for(pane, r"connected  │", STARTUP_TIMEOUT)
+        wait_for(pane, r"\bconnected\b", STARTUP_TIMEOUT)
 
     type_line(raw, "hello from the raw client")
     for pane in (alice, bob):
