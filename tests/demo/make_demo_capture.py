@@ -7,6 +7,7 @@ pane is captured: once as plain text, once with its colours for Rich to turn int
 
 import io
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ def type_line(pane: str, text: str) -> None:
 
 
 def main() -> None:
-    command = f"env -u TMUX {sys.executable} -m selchat.demo --session {SESSION}"
+    command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {SESSION}"
     subprocess.run([*OUTER, "new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), command], check=True)
     try:
         deadline = time.monotonic() + 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,7 +123,7 @@ def test_stop_without_a_demo_says_so(session_name):
 def test_detaching_ends_the_demo(session_name):
     """Attached in a terminal (an outer tmux on a private socket), detaching removes the session."""
     outer = ["tmux", "-L", f"{session_name}-outer"]
-    command = f"env -u TMUX {sys.executable} -m selchat.demo --session {session_name}; sleep 30"
+    command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {session_name}; sleep 30"
     subprocess.run([*outer, "new-session", "-d", "-x", "160", "-y", "48", command], check=True, timeout=10)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
