@@ -8,6 +8,7 @@ during a flood, so a burst of 20,000 lines costs a few dozen repaints rather tha
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Callable, Iterable
 
 from rich.text import Text
@@ -21,10 +22,10 @@ from . import commands, formatting
 from .net import ChatClient
 from .session import (
     ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left,
-    NickChanged, Notice, OutgoingLine, Presence, Reply, ServerError, StatusChanged, UserList,
-    Welcome, encode,
+    NickChanged, Notice, OutgoingLine, PasswordNeeded, Presence, Reply, ServerError, StatusChanged,
+    UserList, Welcome, encode,
 )
-from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasteConfirm, StatusBar
+from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
 from .widgets import UserList as UserListWidget
 from .widgets.messages import ConnectionStatus, LagUpdate, NetEvents
 
@@ -55,22 +56,30 @@ class SelchatApp(App):
         autoconnect: bool = True,
         timestamp: formatting.Timestamp = formatting.clock_time,
         ping_interval: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+        password: str | None = None,
         client_factory: Callable[..., ChatClient] = ChatClient,
     ) -> None:
         super().__init__()
         self.host, self.port = host, port
+        self.tls = tls is not None
         self.timestamp = timestamp
         self._events: asyncio.Queue[Event] = asyncio.Queue()
+        # The password goes straight to the network layer; the app keeps no copy.
         self.client = client_factory(host, port, nick, self._events.put_nowait,
-                                     ping_interval=ping_interval)
+                                     ping_interval=ping_interval, tls=tls, password=password)
         self.autoconnect = autoconnect
         self._logged_reason = ""
         self._quit_warned = False
 
     # -- layout ---------------------------------------------------------------------------------
 
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
     def compose(self) -> ComposeResult:
-        address = f"{self.host}:{self.port}"
+        address = f"{self.address} (TLS)" if self.tls else self.address
         with Horizontal(id="main"):
             with Vertical(id="conversation"):
                 yield ConversationLog(id="log")
@@ -206,6 +215,8 @@ class SelchatApp(App):
             elif isinstance(event, ServerError):
                 lines.append((formatting.error_line(
                     f"error: {event.message or event.code}", stamp), None))
+            elif isinstance(event, PasswordNeeded):
+                self.ask_password(wrong=event.wrong)
         self.log_view.add(lines)
         if users_changed:
             self.user_list.show(session.users, session.user_count, session.nick)
@@ -249,8 +260,10 @@ class SelchatApp(App):
     async def submit_line(self, event: ChatInput.Submitted) -> None:
         line = event.value
         self.chat_input.value = ""
-        self.chat_input.remember(line)
-        await self.run_command(commands.parse(line))
+        command = commands.parse(line)
+        if not isinstance(command, commands.Password):  # a password stays out of the history
+            self.chat_input.remember(line)
+        await self.run_command(command)
 
     @on(ChatInput.MultiLinePaste)
     def paste_lines(self, event: ChatInput.MultiLinePaste) -> None:
@@ -322,8 +335,36 @@ class SelchatApp(App):
                              for usage, what in commands.HELP])
                 self._note("keys: Enter send · Up/Down history · Tab complete nick · "
                            "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+P palette · Ctrl+Q quit")
+            case commands.Password(password):
+                if password:
+                    self.use_password(password)
+                else:
+                    self.ask_password()
             case commands.Invalid(message):
                 self._error(message)
+
+    # -- the server password ------------------------------------------------------------------------
+
+    def ask_password(self, wrong: bool = False) -> None:
+        """Show the hidden password prompt (once, however often the server asks)."""
+        if any(isinstance(screen, PasswordPrompt) for screen in self.screen_stack):
+            return
+
+        def answered(password: str | None) -> None:
+            if password:
+                self.use_password(password)
+            elif self.client.awaiting_password:
+                self._note("not connected: the server needs a password "
+                           "(/pass or Ctrl+P › Enter password to give it)")
+
+        self.push_screen(PasswordPrompt(self.address, wrong=wrong), answered)
+
+    def use_password(self, password: str) -> None:
+        """Hand the password to the network layer, which reconnects with it if it was waiting."""
+        waiting = self.client.awaiting_password
+        self.client.set_password(password)
+        self._note("connecting with the password you gave" if waiting
+                   else "password set; it is used from the next connection on")
 
     def action_clear(self) -> None:
         self.log_view.clear()
@@ -369,6 +410,8 @@ class SelchatApp(App):
                             lambda: self.call_next(self.run_command, commands.Help()))
         yield SystemCommand("Reconnect now", "Skip the reconnect countdown",
                             self.client.reconnect_now)
+        yield SystemCommand("Enter password", "Give the server password in a hidden prompt (/pass)",
+                            self.ask_password)
         yield SystemCommand("Jump to newest", "Scroll to the bottom (Ctrl+End)", self.action_jump_to_bottom)
         for command in super().get_system_commands(screen):
             if command.title != "Quit":

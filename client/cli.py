@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import ssl
 import sys
+from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
 def default_nick() -> str:
@@ -46,16 +50,82 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nick", default=env.get("SELCHAT_NICK") or default_nick(),
                         help="nick to ask for (env SELCHAT_NICK, default your login name: "
                              "%(default)s)")
+    secure = parser.add_argument_group("TLS and password")
+    secure.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None,
+                        help="connect with TLS, trusting the system's certificate authorities "
+                             "(env SELCHAT_TLS=1); --no-tls overrides the environment")
+    secure.add_argument("--tls-ca", metavar="PEM",
+                        help="trust only the certificates in this file (a private CA or the "
+                             "server's self-signed certificate); implies --tls (env SELCHAT_TLS_CA)")
+    secure.add_argument("--password-file", metavar="PATH",
+                        help="send the server password on this file's first line (env "
+                             "SELCHAT_PASSWORD holds the password itself); without one, selchat "
+                             "asks when the server wants it")
     return parser
+
+
+@dataclass
+class Security:
+    """What `--tls`, `--tls-ca` and the password came to."""
+
+    tls: ssl.SSLContext | None = None
+    password: str | None = None
+
+
+def read_password(path: str) -> str:
+    """The password is the file's first line, so it stays out of `ps` and shell history."""
+    with open(path, encoding="utf-8") as file:
+        password = file.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError("the first line is empty")
+    return password
+
+
+def resolve_security(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                     env: dict[str, str] | None = None) -> Security:
+    """Combine options and environment (options win); `parser.error` on anything unusable."""
+    env = os.environ if env is None else env
+    ca = args.tls_ca
+    if args.tls is False:
+        if ca:
+            parser.error("--no-tls contradicts --tls-ca")
+        use_tls = False
+    else:
+        ca = ca or env.get("SELCHAT_TLS_CA") or None
+        switch = env.get("SELCHAT_TLS", "").strip().lower()
+        if switch not in TRUE_WORDS | FALSE_WORDS:
+            parser.error(f"SELCHAT_TLS={switch!r}: use 1 or 0")
+        use_tls = args.tls is True or bool(ca) or switch in TRUE_WORDS
+    security = Security()
+    if use_tls:
+        from .net import tls_context  # net imports asyncio: keep --help instant
+
+        try:
+            security.tls = tls_context(ca)
+        except ssl.SSLError as exc:  # before OSError, which it is
+            parser.error(f"--tls-ca {ca}: {(exc.reason or str(exc)).replace('_', ' ').lower()}")
+        except OSError as exc:
+            parser.error(f"--tls-ca {ca}: {exc.strerror or exc}")
+    if args.password_file:
+        try:
+            security.password = read_password(args.password_file)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            parser.error(f"--password-file {args.password_file}: "
+                         f"{getattr(exc, 'strerror', None) or exc}")
+    elif env.get("SELCHAT_PASSWORD"):
+        security.password = env["SELCHAT_PASSWORD"]
+    return security
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the app; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    security = resolve_security(args, parser)
     # Imported late so that `selchat --help` and argument errors stay instant.
     from .app import SelchatApp
 
-    SelchatApp(args.host, args.port, args.nick).run()
+    SelchatApp(args.host, args.port, args.nick, tls=security.tls, password=security.password).run()
     return 0
 
 

@@ -5,13 +5,14 @@ Pure parsing, so the app only has to carry out the result and the tests need no 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HELP = [
     ("/nick NAME", "change your nick"),
     ("/msg NICK TEXT", "send a private message"),
     ("/me ACTION", "send an action (* you wave)"),
     ("/who", "list the users here"),
+    ("/pass", "enter the server password (hidden)"),
     ("/clear", "clear the conversation"),
     ("/quit [REASON]", "leave and close selchat"),
     ("/help", "show this help"),
@@ -61,13 +62,20 @@ class Help:
 
 
 @dataclass(frozen=True)
+class Password:
+    """`/pass` alone opens a hidden prompt; `/pass SECRET` gives it at once (never kept in history)."""
+
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Invalid:
     """A command used wrongly or unknown; `message` tells the user what to type instead."""
 
     message: str
 
 
-Command = Say | Act | Whisper | ChangeNick | Who | Clear | Quit | Help | Invalid
+Command = Say | Act | Whisper | ChangeNick | Who | Clear | Quit | Help | Password | Invalid
 
 
 def parse(line: str) -> Command | None:
@@ -95,4 +103,6 @@ def parse(line: str) -> Command | None:
         return Quit(rest)
     if name == "help":
         return Help()
+    if name in ("pass", "password"):
+        return Password(line[1:].partition(" ")[2].strip("\r\n"))
     return Invalid(f"unknown command /{name} (try /help)")

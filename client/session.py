@@ -162,6 +162,17 @@ class LagMeasured(Event):
     seconds: float
 
 
+@dataclass(frozen=True)
+class PasswordNeeded(Event):
+    """The server wants a password we do not have (or ours was wrong).
+
+    The network layer has stopped reconnecting: it waits for `ChatClient.set_password()`.
+    """
+
+    reason: str
+    wrong: bool = False  # True: a password was given and refused
+
+
 class Delivery(enum.Enum):
     PENDING = "pending"  # typed while disconnected, waiting in the outbox
     SENT = "sent"  # written to the server, its copy not back yet
@@ -300,6 +311,7 @@ class ClientSession:
     _id_prefix: str = field(default_factory=lambda: "c" + secrets.token_hex(3))
     _id_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     _last_seen_ts: float = 0.0
+    _nick_request_id: str | None = None  # the id of our newest `nick` request
 
     # -- connection lifecycle --
 
@@ -322,7 +334,7 @@ class ClientSession:
         requests: list[dict[str, Any]] = []
         if self.wanted_nick and welcome.nick.casefold() != self.wanted_nick.casefold():
             # Usually our old connection had not been reaped yet; ask once more explicitly.
-            requests.append({"type": "nick", "nick": self.wanted_nick})
+            requests.append(self._nick_request(self.wanted_nick))
         for line in self.outbox.values():
             line.delivery = Delivery.SENT
             requests.append(line.request())
@@ -340,7 +352,13 @@ class ClientSession:
 
     def request_nick(self, nick: str) -> dict[str, Any]:
         self.wanted_nick = nick
-        return {"type": "nick", "nick": nick}
+        return self._nick_request(nick)
+
+    def _nick_request(self, nick: str) -> dict[str, Any]:
+        # The id comes back on the error if the change fails, so a late error for an older
+        # request cannot undo a newer one.
+        self._nick_request_id = f"{self._id_prefix}-n{next(self._id_counter)}"
+        return {"type": "nick", "nick": nick, "id": self._nick_request_id}
 
     # -- what the server says --
 
@@ -376,7 +394,8 @@ class ClientSession:
                 mine = self._settle(event.id, Delivery.FAILED, event.message or event.code)
                 if mine is not None:
                     out.append(DeliveryChanged(mine))
-            if event.code in ("nick_in_use", "bad_nick") and self.nick:
+            if event.code in ("nick_in_use", "bad_nick") and self.nick \
+                    and (event.id is None or str(event.id) == self._nick_request_id):
                 self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
         elif isinstance(event, Joined):
             if event.nick not in self.users:

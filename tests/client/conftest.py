@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import subprocess
 import time
 from typing import Callable
 
@@ -58,10 +60,15 @@ class JsonPeer:
         self.welcome: dict = {}
 
     @classmethod
-    async def connect(cls, host: str, port: int, nick: str) -> "JsonPeer":
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connect(cls, host: str, port: int, nick: str, *, tls: ssl.SSLContext | None = None,
+                      password: str | None = None) -> "JsonPeer":
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=tls, server_hostname=host if tls else None)
         peer = cls(reader, writer)
-        peer.send({"type": "hello", "protocol": 1, "nick": nick})
+        hello = {"type": "hello", "protocol": 1, "nick": nick}
+        if password is not None:
+            hello["password"] = password
+        peer.send(hello)
         peer.welcome = await peer.read_until(lambda e: e.get("type") == "welcome")
         return peer
 
@@ -90,8 +97,8 @@ async def json_peer():
     """Async factory for JsonPeer: `bob = await json_peer(host, port, "bob")`; closed at teardown."""
     peers: list[JsonPeer] = []
 
-    async def factory(host: str, port: int, nick: str) -> JsonPeer:
-        peer = await JsonPeer.connect(host, port, nick)
+    async def factory(host: str, port: int, nick: str, **kwargs) -> JsonPeer:
+        peer = await JsonPeer.connect(host, port, nick, **kwargs)
         peers.append(peer)
         return peer
 
@@ -112,3 +119,35 @@ async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 10.0
 
 def log_text(app) -> str:
     return "\n".join(app.log_view.plain_lines())
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made at test time: (cert.pem, key.pem)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def tls_server(run_server, certificate):
+    """Factory: a real server speaking TLS only, with the test certificate."""
+    cert, key = certificate
+
+    def factory(*args: str):
+        return run_server("--tls-cert", cert, "--tls-key", key, *args)
+
+    return factory
+
+
+PASSWORD = "open sesame"
+
+
+@pytest.fixture
+def password_file(tmp_path) -> str:
+    path = tmp_path / "password"
+    path.write_text(PASSWORD + "\n")
+    return str(path)

@@ -72,7 +72,20 @@ def test_reply_without_id_confirms_oldest_in_flight():
 def test_nick_reclaimed_when_server_gave_another():
     session = ClientSession("alice")
     requests = session.on_welcome(welcome(nick="alice_"))
-    assert requests == [{"type": "nick", "nick": "alice"}]
+    assert [(r["type"], r["nick"]) for r in requests] == [("nick", "alice")]
+    assert requests[0]["id"]  # the error, if the nick is still taken, will carry it
+
+
+def test_only_an_error_for_the_newest_nick_request_undoes_it():
+    session = ClientSession("alice")
+    session.on_welcome(welcome())
+    older = session.request_nick("bob")
+    newer = session.request_nick("carol")
+    assert older["id"] != newer["id"]
+    session.apply(ServerError("nick_in_use", 'nick "bob" is in use', older["id"]))
+    assert session.wanted_nick == "carol"  # the newer request is still in flight
+    session.apply(ServerError("nick_in_use", 'nick "carol" is in use', newer["id"]))
+    assert session.wanted_nick == "alice"
 
 
 def test_replayed_history_already_seen_is_skipped():
