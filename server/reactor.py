@@ -173,13 +173,15 @@ class Transport:
             events = (READ if self._reading and not self._closing else 0) | (WRITE if self._want_write else 0)
         if events == self._events:
             return
-        selector = self.reactor.selector
+        reactor = self.reactor
         if not events:
-            selector.unregister(self.sock)
+            reactor.selector.unregister(self.sock)
+            reactor._unwatched.add(self)
         elif not self._events:
-            selector.register(self.sock, events, self)
+            reactor.selector.register(self.sock, events, self)
+            reactor._unwatched.discard(self)
         else:
-            selector.modify(self.sock, events, self)
+            reactor.selector.modify(self.sock, events, self)
         self._events = events
 
     def _do_handshake(self) -> None:
@@ -286,7 +288,10 @@ class Reactor:
         self.max_per_peer = max_per_peer  # 0: no limit
         self.refusal = refusal  # how a refused connection is told why: "{}" is the reason
         self.trace = trace
-        self._transports: set[Transport] = set()
+        self.connection_count = 0
+        # Connections the selector is not watching (reading paused, nothing to send): the
+        # selector's own map holds the rest, so the loop keeps no list of every connection.
+        self._unwatched: set[Transport] = set()
         self._per_peer: dict[str, int] = {}
         self._handshaking: dict[Transport, Callable] = {}
         self.turns = 0
@@ -319,10 +324,6 @@ class Reactor:
         sock.setblocking(False)
         self._listeners[sock.fileno()] = (sock, make_handler, tls)
         self.selector.register(sock, READ, None)
-
-    @property
-    def connection_count(self) -> int:
-        return len(self._transports)
 
     def close_listeners(self) -> None:
         for fd, (sock, *_) in list(self._listeners.items()):
@@ -376,7 +377,8 @@ class Reactor:
 
     def connections(self) -> list[Transport]:
         """Every open connection, including those whose handshake is still running."""
-        return list(self._transports)
+        watched = [key.data for key in self.selector.get_map().values() if type(key.data) is Transport]
+        return watched + list(self._unwatched)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -419,12 +421,13 @@ class Reactor:
             callback, args = self._from_threads.popleft()
             callback(*args)
         self._run_timers()
-        self._close_doomed()
         if readable or writable:
+            # Before closing this turn's casualties, so their descriptors still show as numbers.
             if self.trace:
                 self._trace(readable, writable)
             if self.on_turn is not None:
                 self.on_turn(readable, writable)
+        self._close_doomed()
         self._flush_dirty()
 
     def _timeout(self) -> float | None:
@@ -501,7 +504,7 @@ class Reactor:
             if tls is not None:
                 sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             transport = Transport(self, sock, peer, handshake=READ if tls is not None else 0)
-            self._transports.add(transport)
+            self.connection_count += 1
             self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
             if tls is None:
                 self._established(transport, make_handler)
@@ -522,7 +525,7 @@ class Reactor:
             self._doom(transport, "TLS handshake timed out")
 
     def _refusal_reason(self, sock: socket.socket, peer: str) -> str:
-        if len(self._transports) >= self.max_connections:
+        if self.connection_count >= self.max_connections:
             return "server full, try again later"
         if self.backend == "select" and sock.fileno() >= FD_SETSIZE:
             return "server full, try again later"
@@ -532,7 +535,7 @@ class Reactor:
 
     def _refuse(self, sock: socket.socket, peer: str, reason: str) -> None:
         log.warning("refused a connection from %s: %s (%d connections, backend %s)", peer, reason,
-                    len(self._transports), self.backend)
+                    self.connection_count, self.backend)
         try:
             sock.send(self.refusal.format(reason).encode())
         except OSError:
@@ -573,7 +576,8 @@ class Reactor:
                 transport._events = 0
                 transport._out = None
                 transport._out_size = 0
-                self._transports.discard(transport)
+                self.connection_count -= 1
+                self._unwatched.discard(transport)
                 self._handshaking.pop(transport, None)
                 left = self._per_peer.pop(transport.peer, 1) - 1
                 if left > 0:

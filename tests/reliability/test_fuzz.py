@@ -117,7 +117,7 @@ def test_random_bytes_never_raise_and_buffer_at_most_one_line(max_line, chunks, 
             check_request(event)
         # However the bytes come, at most one unfinished line is held, and never more than
         # max_line + 1 bytes of it (the +1 is a "\r" whose "\n" has not arrived yet).
-        assert conn._framer.pending <= max_line + 1
+        assert conn.pending <= max_line + 1
         if index < len(gaps):  # a quiet spell: the partial-line rule may take the rest as a line
             now += gaps[index]
             conn.flush_partial(now)

@@ -54,7 +54,7 @@ def attached_pair(reactor: Reactor, max_send: int | None = None):
     counting = CountingSocket(ours, max_send)
     transport = Transport(reactor, counting, "test")
     transport.handler = Recorder()
-    reactor._transports.add(transport)
+    reactor.connection_count += 1
     transport._update_events()
     return transport, counting, theirs
 
