@@ -54,6 +54,8 @@ CLOSE_DRAIN_TIMEOUT = 5.0
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 _BROKEN = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+# "Try again later": the socket (or the TLS layer above it) cannot move bytes right now.
+_NOT_READY = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 def backend_name(selector: selectors.BaseSelector) -> str:
@@ -213,13 +215,10 @@ class Transport:
                 # take them now or they would wait for the next packet.
                 while pending := sock.pending():
                     data += sock.recv(pending)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        except _NOT_READY:
             return
-        except _BROKEN:
-            self.reactor._doom(self, "connection lost")
-            return
-        except (ssl.SSLError, OSError) as exc:
-            self.reactor._doom(self, f"connection lost ({getattr(exc, 'strerror', None) or exc})")
+        except OSError as exc:  # ssl.SSLError is one too
+            self._lost(exc)
             return
         if data:
             self.handler.data_received(data)
@@ -230,6 +229,12 @@ class Transport:
         else:
             self._reading = False
             self._update_events()
+
+    def _lost(self, exc: OSError) -> None:
+        if isinstance(exc, _BROKEN):
+            self.reactor._doom(self, "connection lost")
+        else:
+            self.reactor._doom(self, f"connection lost ({getattr(exc, 'strerror', None) or exc})")
 
     def _on_writable(self) -> None:
         if self._handshake:
@@ -246,13 +251,10 @@ class Transport:
         data = out[0] if len(out) == 1 else b"".join(out)
         try:
             sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+        except _NOT_READY:
             sent = 0
-        except _BROKEN:
-            self.reactor._doom(self, "connection lost")
-            return
-        except (ssl.SSLError, OSError) as exc:
-            self.reactor._doom(self, f"connection lost ({getattr(exc, 'strerror', None) or exc})")
+        except OSError as exc:
+            self._lost(exc)
             return
         if sent == len(data):
             self._out = None  # not clear(): an idle connection should not keep a grown list

@@ -88,6 +88,15 @@ class LineClient:
         self.close()
 
 
+def text_user(address: tuple[str, int], nick: str, **kwargs) -> LineClient:
+    """Connect as a text user, wait for the greeting, and take `nick`."""
+    client = LineClient(address, **kwargs)
+    client.expect(r"^\*\*\* welcome")
+    client.send_line(f"/nick {nick}")
+    client.expect(rf"is now known as {nick}$")
+    return client
+
+
 def json_client(address: tuple[str, int], nick: str | None = None) -> tuple[LineClient, dict]:
     """Connect, say hello in JSON, and return the client with its welcome event."""
     client = LineClient(address)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from lineclient import LineClient, json_client
+from lineclient import LineClient, json_client, text_user
 from selchat.server.limits import TokenBucket
 
 
@@ -20,11 +20,7 @@ def test_token_bucket_allows_a_burst_then_the_rate():
 
 
 def joined(server, nick, **kwargs) -> LineClient:
-    client = LineClient(server.address, **kwargs)
-    client.expect(r"^\*\*\* welcome")
-    client.send_line(f"/nick {nick}")
-    client.expect(rf"is now known as {nick}$")
-    return client
+    return text_user(server.address, nick, **kwargs)
 
 
 def test_a_flooder_is_slowed_with_a_notice_loses_nothing_and_delays_no_one_else(run_server):

@@ -10,15 +10,12 @@ import time
 
 import pytest
 
+import lineclient
 from lineclient import LineClient, json_client
 
 
 def text_user(server, nick: str) -> LineClient:
-    client = LineClient(server.address)
-    client.expect(r"^\*\*\* welcome to selchat .* you are guest\d+")
-    client.send_line(f"/nick {nick}")
-    client.expect(rf"is now known as {nick}$")
-    return client
+    return lineclient.text_user(server.address, nick)
 
 
 def test_startup_line_names_address_mode_and_backend(run_server):
