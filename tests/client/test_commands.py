@@ -3,7 +3,9 @@
 import pytest
 
 from selchat.client import commands
-from selchat.client.commands import Act, ChangeNick, Clear, Help, Invalid, Quit, Say, Whisper, Who
+from selchat.client.commands import (
+    Act, ChangeNick, Clear, Help, Invalid, Password, Quit, Say, Whisper, Who,
+)
 from selchat.client.formatting import chat_line, nick_colour
 from selchat.client.session import ChatLine
 
@@ -18,6 +20,8 @@ from selchat.client.session import ChatLine
     ("/clear", Clear()),
     ("/quit gone fishing", Quit("gone fishing")),
     ("/help", Help()),
+    ("/pass", Password()),
+    ("/pass open sesame", Password("open sesame")),
     ("   ", None),
 ])
 def test_parse(typed, parsed):
@@ -39,3 +43,7 @@ def test_chat_line_never_parses_markup():
     text = chat_line(ChatLine("message", "bob", "[bold]x[/bold] [link=http://e]y[/link]"), "alice")
     assert text.plain.endswith("<bob> [bold]x[/bold] [link=http://e]y[/link]")
     assert not any(span.style and "link" in str(span.style) for span in text.spans)
+
+
+def test_a_password_command_does_not_show_the_password_in_its_repr():
+    assert "sesame" not in repr(commands.parse("/pass open sesame"))
