@@ -117,6 +117,11 @@ class Transport:
         return self._out_size
 
     @property
+    def closing(self) -> bool:
+        """Closed, or closing: nothing more will be read, and nothing more should be written."""
+        return self._closing or self.closed
+
+    @property
     def tls(self) -> bool:
         return isinstance(self.sock, ssl.SSLSocket)
 

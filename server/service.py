@@ -88,7 +88,8 @@ class Session:
         conn, member, service = self.conn, self.member, self.service
         room, deliver, reactor = service.room, service.deliver, service.reactor
         rate = service.rate
-        while True:
+        transport = self.transport
+        while not transport.closing:  # after /quit, the rest of the input is not read
             event = self._held
             if event is None:
                 event = conn.next_event()
@@ -175,7 +176,7 @@ class Session:
         if self._paused_until and now >= self._paused_until:
             self._paused_until = 0.0
             self._process()
-            if not self._paused_until and not transport._closing:
+            if not self._paused_until and not transport.closing:
                 transport.resume_reading()
         if not self.member.joined and not self.member.asked_password and now >= self.last_active + HELLO_GRACE:
             service.deliver(service.room.join(self.member, self.reactor.wall))
@@ -190,7 +191,7 @@ class Session:
         prompt gets no such chance, which is why the default timeout is long.
         """
         transport = self.transport
-        if transport._closing or transport.closed:
+        if transport.closing:
             return
         if now >= self.last_active + idle:
             transport.write(self.conn.send(ev.Notice(f"closing: idle for {idle:g} seconds", "idle")))

@@ -64,6 +64,17 @@ def test_chat_between_text_users(run_server):
         alice.expect(r"^\*\*\* bob has left \(quit: see you\)$")
 
 
+def test_lines_after_quit_are_not_read(run_server):
+    server = run_server()
+    with text_user(server, "alice") as alice, text_user(server, "bob") as bob:
+        alice.send("/quit bye\nafter quit\n")
+        alice.read_until_closed()
+        bob.expect(r"^\*\*\* alice has left \(quit: bye\)$")
+        bob.send_line("/who")
+        bob.expect(r"^\*\*\* 1 user here: bob$")
+        assert not [line for line in bob.lines if "after quit" in line or "alice has joined" in line]
+
+
 def test_text_and_json_users_share_the_room(run_server):
     server = run_server()
     alice = text_user(server, "alice")
