@@ -100,7 +100,7 @@ def describe_connect_error(exc: BaseException, host: str, port: int | str) -> st
             return "the server does not speak TLS (try without --tls)"
         if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
             return "the server hung up during the TLS handshake"
-        return f"TLS handshake failed: {reason.replace('_', ' ').lower() or exc}"
+        return f"TLS error: {reason.replace('_', ' ').lower() or exc}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, (socket.gaierror, UnicodeError)):
@@ -170,10 +170,6 @@ class ChatClient:
     @property
     def connected(self) -> bool:
         return self.state is ConnectionState.CONNECTED
-
-    @property
-    def has_password(self) -> bool:
-        return self._password is not None
 
     async def run(self) -> None:
         """Connect and keep reconnecting until `close()`; returns when closed or fatally failed.

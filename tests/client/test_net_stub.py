@@ -88,3 +88,41 @@ async def test_unencodable_host_name_is_described(recorder):
     async with running(client):
         event = await recorder.wait_for(status(ConnectionState.RECONNECTING))
         assert "unknown host" in event.reason
+
+
+async def serve_once(handler):
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_unsupported_protocol_is_fatal_and_says_why(recorder):
+    async def refuse(reader, writer):
+        await reader.readline()
+        writer.write(b'{"type":"error","code":"unsupported_protocol","message":"we speak 2"}\n')
+        await writer.drain()
+        writer.close()
+
+    server, port = await serve_once(refuse)
+    client = ChatClient("127.0.0.1", port, "alice", recorder, backoff=FAST)
+    await asyncio.wait_for(client.run(), 5)  # gives up by itself
+    assert recorder.events[-1].describe() == "disconnected: server refused protocol 1: we speak 2"
+    server.close()
+
+
+async def test_hanging_up_before_welcome_backs_off_more_each_time(recorder):
+    async def hang_up(reader, writer):
+        writer.close()
+
+    server, port = await serve_once(hang_up)
+    client = ChatClient("127.0.0.1", port, "alice", recorder,
+                        backoff=Backoff(first=0.01, cap=10, jitter=0))
+    async with running(client):
+        await recorder.wait_for(lambda e: isinstance(e, StatusChanged) and e.attempt >= 4)
+    waits = {}
+    for event in recorder.events:
+        if isinstance(event, StatusChanged) and event.retry_in is not None:
+            waits.setdefault(event.attempt, event.retry_in)
+    assert list(waits)[:3] == [1, 2, 3] and waits[3] > waits[2] > waits[1]
+    retry = next(e for e in recorder.events if isinstance(e, StatusChanged) and e.retry_in is not None)
+    assert retry.reason == "server closed the connection before welcome (if the server uses TLS, try --tls)"
+    server.close()
