@@ -97,7 +97,7 @@ def describe_connect_error(exc: BaseException, host: str, port: int | str) -> st
     if isinstance(exc, ssl.SSLError):  # before OSError: SSLError is one, with an unreadable strerror
         reason = exc.reason or ""
         if reason in NOT_TLS_REASONS:
-            return "the server does not speak TLS (try without --tls)"
+            return "the server answered in plain text, not TLS (try without --tls)"
         if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
             return "the server hung up during the TLS handshake"
         return f"TLS error: {reason.replace('_', ' ').lower() or exc}"

@@ -95,7 +95,7 @@ async def test_tls_client_to_a_plain_server_is_told_so(run_server, certificate, 
                         tls=tls_context(certificate[0]), backoff=FAST)
     async with running(client):
         event = await recorder.wait_for(status(ConnectionState.RECONNECTING))
-    assert event.reason == "the server does not speak TLS (try without --tls)"
+    assert event.reason == "the server answered in plain text, not TLS (try without --tls)"
 
 
 async def test_plain_client_to_a_tls_server_is_told_so(tls_server, recorder):
