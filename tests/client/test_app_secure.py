@@ -23,7 +23,8 @@ def status_text(app) -> str:
 
 
 def prompt_up(app) -> bool:
-    return isinstance(app.screen, PasswordPrompt)
+    """The prompt is the current screen and mounted (a pushed screen composes a moment later)."""
+    return isinstance(app.screen, PasswordPrompt) and bool(app.screen.query("#password"))
 
 
 def keys(text: str) -> list[str]:
