@@ -246,7 +246,7 @@ def test_out_of_descriptors_the_loop_pauses_accepts_logs_once_serves_on_and_reco
             keeper.close()
         keepers[0].expect(r"is now known as waiting0$")
         keepers[0].expect(r"is now known as waiting1$")
-        assert greeted(waiting[0]) and greeted(waiting[1])
+        wait_until(lambda: greeted(waiting[0]) and greeted(waiting[1]), 5, "the first two waiting are greeted")
         assert not any(greeted(sock) for sock in waiting[2:])
     finally:
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
