@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import functools
 import heapq
 import itertools
 import logging
@@ -49,6 +50,8 @@ RECV_SIZE = 65536
 ACCEPT_PAUSE = 0.5
 # How long a client may take over its TLS handshake before it is cut off.
 HANDSHAKE_TIMEOUT = 10.0
+# At most this many TLS handshakes run at once for connections that will only be told "no".
+TLS_REFUSALS_IN_FLIGHT = 64
 # How long a closing connection may take to read what it is owed before it is cut off.
 CLOSE_DRAIN_TIMEOUT = 5.0
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -501,7 +504,7 @@ class Reactor:
             # Interned: thousands of connections from one address then share one string.
             peer = sys.intern(address[0] if isinstance(address, tuple) else str(address))
             refusal = self._refusal_reason(sock, peer)
-            if refusal:
+            if refusal and not (tls is not None and self._can_refuse_over_tls(sock)):
                 self._refuse(sock, peer, refusal)
                 continue
             try:
@@ -516,7 +519,9 @@ class Reactor:
             if tls is None:
                 self._established(transport, make_handler)
             else:
-                self._handshaking[transport] = make_handler
+                # A TLS client can only read a refusal sent inside TLS: shake hands first.
+                self._handshaking[transport] = (
+                    functools.partial(self._refuse_after_handshake, refusal) if refusal else make_handler)
                 transport._update_events()
                 self.call_later(HANDSHAKE_TIMEOUT, self._handshake_overdue, transport)
 
@@ -539,6 +544,17 @@ class Reactor:
         if self.max_per_peer and self._per_peer.get(peer, 0) >= self.max_per_peer:
             return f"too many connections from your address (limit {self.max_per_peer})"
         return ""
+
+    def _can_refuse_over_tls(self, sock: socket.socket) -> bool:
+        # Bounded, so a flood of refused connections cannot make the server do unbounded TLS work.
+        fits_select = self.backend != "select" or sock.fileno() < FD_SETSIZE
+        return fits_select and len(self._handshaking) < TLS_REFUSALS_IN_FLIGHT
+
+    def _refuse_after_handshake(self, reason: str, transport: Transport) -> None:
+        log.warning("refused a TLS connection from %s: %s", transport.peer, reason)
+        transport.write(self.refusal.format(reason).encode())
+        transport.close(reason)
+        return None  # no handler: the connection never reaches the chat
 
     def _refuse(self, sock: socket.socket, peer: str, reason: str) -> None:
         log.warning("refused a connection from %s: %s (%d connections, backend %s)", peer, reason,

@@ -186,3 +186,13 @@ def test_a_plain_client_on_a_tls_port_is_dropped_and_harms_no_one(run_server, ce
     alice.send_line("/ping")
     alice.expect(r"^\*\*\* pong$")
     server.wait_for_log(r"TLS handshake with 127\.0\.0\.1 failed")
+
+
+def test_a_tls_client_over_a_limit_is_told_why_inside_tls(run_server, certificate):
+    cert, key = certificate
+    server = run_server("--tls-cert", cert, "--tls-key", key, "--max-per-ip", "1")
+    first = joined(server, "first", tls=trusting(cert))
+    with LineClient(server.address, tls=trusting(cert)) as second:
+        assert second.read_until_closed() == ["!!! error: too many connections from your address (limit 1)"]
+    first.send_line("/ping")
+    first.expect(r"^\*\*\* pong$")
