@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 import time
 from typing import Callable
 
 import pytest
 
+from credentials import PASSWORD  # noqa: F401  (the client tests import it from here)
 from selchat.client.session import Event
 
 
@@ -121,17 +121,6 @@ def log_text(app) -> str:
     return "\n".join(app.log_view.plain_lines())
 
 
-@pytest.fixture(scope="session")
-def certificate(tmp_path_factory) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1, made at test time: (cert.pem, key.pem)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return str(cert), str(key)
-
-
 @pytest.fixture
 def tls_server(run_server, certificate):
     """Factory: a real server speaking TLS only, with the test certificate."""
@@ -142,12 +131,3 @@ def tls_server(run_server, certificate):
 
     return factory
 
-
-PASSWORD = "open sesame"
-
-
-@pytest.fixture
-def password_file(tmp_path) -> str:
-    path = tmp_path / "password"
-    path.write_text(PASSWORD + "\n")
-    return str(path)

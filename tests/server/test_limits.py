@@ -3,7 +3,6 @@
 import json
 import socket
 import ssl
-import subprocess
 
 import pytest
 
@@ -86,13 +85,6 @@ def test_a_json_client_that_answers_pings_stays(run_server):
     assert "alive" in client.expect_json("users")["users"]
 
 
-@pytest.fixture
-def password_file(tmp_path):
-    path = tmp_path / "password"
-    path.write_text("open sesame\n")
-    return str(path)
-
-
 def test_text_users_must_give_the_password_before_they_can_chat(run_server, password_file):
     server = run_server("--password-file", password_file)
     assert "password" in server.log[0]
@@ -131,17 +123,6 @@ def test_json_clients_give_the_password_in_the_hello(run_server, password_file):
     missing.send_json({"type": "hello", "protocol": 1})
     assert missing.expect_json("error")["code"] == "auth_required"
     missing.read_until_closed()
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1, made at test time."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return str(cert), str(key)
 
 
 def trusting(cert: str) -> ssl.SSLContext:
