@@ -7,13 +7,17 @@ What runs (loopback only, counts bounded, one thread drives every client through
   read to the end, close, reset with SO_LINGER 0, close after half a line) and come back as a new
   connection, text or JSON, until the chat phase ends.
 - SLOW clients read for a while and then stop reading; a `hammer` client sends them 4 KB private
-  messages until the server drops them as too slow (--max-sendq is small).
+  messages until the server drops them as too slow (--max-sendq is small). The hammer is needed
+  because loopback socket buffers hold megabytes, more than the chat sends anyone in a minute.
 
 Afterwards every stable client must have received exactly the same sequence of chat lines (every
 line the server broadcast, once, in the server's order, so in order per sender), each sender's
 lines numbered 1..n with no gap; every other connection a contiguous run of that sequence, with
 the right history before it. The server must log nothing at ERROR level and no WARNING but one
 slow-client drop per slow client, and give back its descriptors and memory.
+
+About 45 s on 2 cores. SELCHAT_SOAK_SECONDS sets the chat phase (default 40); every run prints
+its random seed, and SELCHAT_SOAK_SEED replays one.
 """
 
 from __future__ import annotations
