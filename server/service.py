@@ -110,8 +110,10 @@ class Session:
                 if not self.bucket.take(reactor.now):
                     self._throttle(event)
                     return
-            self.last_active = reactor.now
-            self._pinged = False
+            if type(event) is not ev.TextLine or event.text.strip():
+                # Blank lines are no sign of life: a slowloris could dribble spaces forever.
+                self.last_active = reactor.now
+                self._pinged = False
             now = reactor.wall
             if not member.joined:
                 if type(event) is ev.Hello:
