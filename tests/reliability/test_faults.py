@@ -24,7 +24,7 @@ from procinfo import cpu_seconds, fd_count, open_fds, wait_until
 NO_THROTTLE = ("--rate", "0")
 
 
-def text_user(server, nick: str) -> LineClient:
+def chatter(server, nick: str) -> LineClient:
     client = LineClient(server.address)
     client.send_line(f"/nick {nick}")
     client.expect(rf"is now known as {nick}$")
@@ -73,7 +73,7 @@ sys.stdin.read()  # until killed
 @pytest.mark.parametrize("dialect", ["text", "json"])
 def test_a_client_killed_mid_line_leaves_and_the_others_chat_on(run_server, dialect):
     server = run_server()
-    alice = text_user(server, "alice")
+    alice = chatter(server, "alice")
     robot, _ = json_client(server.address, "robot")
     baseline = fd_count(server.proc.pid)
     victim = subprocess.Popen([sys.executable, "-c", VICTIM, server.host, str(server.port), dialect],
@@ -106,9 +106,9 @@ def test_a_client_killed_mid_line_leaves_and_the_others_chat_on(run_server, dial
 
 def test_a_reset_mid_line_is_a_leave_and_nothing_more(run_server):
     server = run_server()
-    alice, bob = text_user(server, "alice"), text_user(server, "bob")
+    alice, bob = chatter(server, "alice"), chatter(server, "bob")
     baseline = fd_count(server.proc.pid)
-    victim = text_user(server, "victim")
+    victim = chatter(server, "victim")
     alice.expect(r"is now known as victim$")
     victim.send("half a li")
     reset(victim.sock)
@@ -142,7 +142,7 @@ def test_a_reset_while_output_is_queued_for_it_costs_no_one_else(run_server):
     # A big --max-sendq so the stalled reader is not dropped as too slow: the server still owes it
     # megabytes (queued, with write interest) when its peer resets.
     server = run_server("--max-sendq", str(64 << 20), *NO_THROTTLE)
-    alice, bob = text_user(server, "alice"), text_user(server, "bob")
+    alice, bob = chatter(server, "alice"), chatter(server, "bob")
     baseline = fd_count(server.proc.pid)
     victim = stalled_reader(server, "victim")
     alice.expect(r"is now known as victim$")
@@ -162,7 +162,7 @@ def test_a_reset_while_output_is_queued_for_it_costs_no_one_else(run_server):
 
 def test_a_half_closed_client_gets_everything_it_is_owed_then_the_close(run_server):
     server = run_server("--max-sendq", str(64 << 20), *NO_THROTTLE)
-    alice = text_user(server, "alice")
+    alice = chatter(server, "alice")
     baseline = fd_count(server.proc.pid)
     half = stalled_reader(server, "half")
     alice.expect(r"is now known as half$")
@@ -215,12 +215,12 @@ def test_out_of_descriptors_the_loop_pauses_accepts_logs_once_serves_on_and_reco
     """
     server = run_server()
     pid = server.proc.pid
-    keepers = [text_user(server, f"keeper{n}") for n in range(2)]
+    keepers = [chatter(server, f"keeper{n}") for n in range(2)]
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit_for(pid, 4), hard))
     waiting: list[socket.socket] = []
     try:
-        keepers += [text_user(server, f"keeper{n}") for n in range(2, 6)]  # the last 4 free descriptors
+        keepers += [chatter(server, f"keeper{n}") for n in range(2, 6)]  # the last 4 free descriptors
         for n in range(6):  # the kernel completes these handshakes; the server cannot accept them
             sock = socket.create_connection(server.address, timeout=10)
             sock.sendall(f"/nick waiting{n}\n".encode())
