@@ -7,6 +7,7 @@ descriptors come back (read from /proc/PID/fd).
 
 from __future__ import annotations
 
+import re
 import resource
 import select
 import socket
@@ -259,4 +260,52 @@ def test_out_of_descriptors_the_loop_pauses_accepts_logs_once_serves_on_and_reco
     assert server.proc.poll() is None
     assert [line for line in errors_logged(server) if "accept() failed" not in line] == []
     for sock in waiting:
+        sock.close()
+
+
+def test_at_start_up_max_clients_is_capped_to_the_descriptor_limit_so_extra_clients_are_told(
+        run_server, monkeypatch):
+    """With `ulimit -n` 128 the server says it will take 96 clients (128 less its reserve of 32)
+    and keeps to it: the rest are refused with the reason, in one line, long before accept()
+    could run out of descriptors. Without the cap they would get no answer at all (EMFILE)."""
+    nofile = 128
+    real_popen = subprocess.Popen
+
+    def limited_popen(*args, **kwargs):
+        kwargs["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        return real_popen(*args, **kwargs)
+
+    with monkeypatch.context() as patch:  # only while this one server starts
+        patch.setattr(subprocess, "Popen", limited_popen)
+        server = run_server("--max-per-ip", "0")
+    line = server.wait_for_log(r"--max-clients 10000 lowered to \d+ \(ulimit -n is 128\)")
+    allowed = int(re.search(r"lowered to (\d+)", line)[1])
+    assert allowed == nofile - 32
+    clients = []
+    for _ in range(nofile + 2):  # more than the process could hold descriptors for
+        sock = socket.create_connection(server.address, timeout=10)
+        sock.sendall(b"/ping\n")
+        clients.append(sock)
+    answers = {sock: b"" for sock in clients}
+    reading = set(clients)
+
+    def everyone_answered() -> bool:
+        for sock in select.select(list(reading), [], [], 0.05)[0]:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                answers[sock] += b"<closed>"
+                reading.discard(sock)
+            answers[sock] += chunk
+        return all(b"*** pong\n" in a or a.endswith(b"<closed>") for a in answers.values())
+
+    wait_until(everyone_answered, 20, "every client is served or refused")
+    served = [sock for sock in clients if b"*** pong\n" in answers[sock]]
+    refused = [answers[sock] for sock in clients if sock not in served]
+    assert len(served) == allowed
+    assert refused == [b"!!! error: server full, try again later\n<closed>"] * (len(clients) - allowed)
+    assert not [line for line in server.log if "accept() failed" in line or " ERROR " in line]
+    for sock in clients:
         sock.close()
