@@ -68,7 +68,6 @@ class Client:
         self.hash = 0
         self.keys: list[int] | None = [] if keep_all else None
         self.errors: list[str] = []
-        self.eof = False
         self.saw_end = False
         driver.selector.register(sock, self.events, self)
         if dialect == "json":
@@ -136,13 +135,11 @@ class Client:
         except BlockingIOError:
             return
         except OSError as exc:  # a reset, after we reset or were dropped
-            self.eof = True
             if self.state not in ("closing",):
                 self.errors.append(f"recv failed: {exc}")
             self.close("lost")
             return
         if not data:
-            self.eof = True
             if self.state != "closing":
                 self.errors.append("the server closed the connection")
             self.close("eof")
