@@ -161,6 +161,17 @@ class Room:
         self._joined_count = self._left_count = 0
         return [(EVERYONE, summary)]
 
+    def resolve(self, recipients: Recipients) -> list[Member]:
+        """The members `recipients` stands for. (`Service.deliver` does the same inline, without
+        building a list, since it runs for every message.)"""
+        if recipients is EVERYONE:
+            return list(self.members)
+        if type(recipients) is AllExcept:
+            return [m for m in self.members if m is not recipients.member]
+        if type(recipients) is Member:
+            return [recipients]
+        return list(recipients)
+
     # --- requests --------------------------------------------------------------------------
 
     def handle(self, member: Member, request, now: float) -> Outgoing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import time
@@ -11,6 +12,7 @@ from typing import Callable
 import pytest
 
 from credentials import PASSWORD  # noqa: F401  (the client tests import it from here)
+from selchat.client.net import Backoff, ChatClient
 from selchat.client.session import Event
 
 
@@ -131,3 +133,17 @@ def tls_server(run_server, certificate):
 
     return factory
 
+
+# Reconnect quickly in tests: a restarted server is back within a fraction of a second.
+FAST = Backoff(first=0.05, cap=0.2)
+
+
+@contextlib.asynccontextmanager
+async def running(client: ChatClient):
+    """Run `client` in a task for the block's duration, then close it and wait for the task."""
+    task = asyncio.create_task(client.run())
+    try:
+        yield task
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)

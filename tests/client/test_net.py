@@ -1,25 +1,11 @@
 """ChatClient (no Textual) against a real selchat server."""
 
-import asyncio
-import contextlib
-
-from selchat.client.net import Backoff, ChatClient
+from conftest import FAST, running
+from selchat.client.net import ChatClient
 from selchat.client.session import (
     ChatLine, ConnectionState, Delivery, DeliveryChanged, LagMeasured, Reply, StatusChanged,
     Welcome,
 )
-
-FAST = Backoff(first=0.05, cap=0.2)
-
-
-@contextlib.asynccontextmanager
-async def running(client: ChatClient):
-    task = asyncio.create_task(client.run())
-    try:
-        yield task
-    finally:
-        await client.close()
-        await asyncio.wait_for(task, 5)
 
 
 def delivered(line):

@@ -1,26 +1,13 @@
 """ChatClient (no Textual) against a real server with TLS, a password and abuse limits."""
 
 import asyncio
-import contextlib
 
-from conftest import PASSWORD
+from conftest import FAST, PASSWORD, running
 from selchat.client.net import Backoff, ChatClient, tls_context
 from selchat.client.session import (
     ChatLine, ConnectionState, Delivery, DeliveryChanged, Left, Notice, PasswordNeeded,
     StatusChanged, Welcome,
 )
-
-FAST = Backoff(first=0.05, cap=0.2)
-
-
-@contextlib.asynccontextmanager
-async def running(client: ChatClient):
-    task = asyncio.create_task(client.run())
-    try:
-        yield task
-    finally:
-        await client.close()
-        await asyncio.wait_for(task, 5)
 
 
 def status(state, text=""):

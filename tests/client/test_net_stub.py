@@ -1,25 +1,13 @@
 """ChatClient against a tiny in-process stub server: framing, greeting lines, bad addresses."""
 
 import asyncio
-import contextlib
 
+from conftest import FAST, running
 from selchat.client.net import Backoff, ChatClient
 from selchat.client.session import (
-    ChatLine, ConnectionState, Delivery, DeliveryChanged, LagMeasured, StatusChanged, Welcome,
+    ConnectionState, Delivery, DeliveryChanged, LagMeasured, StatusChanged, Welcome,
 )
 from stubserver import StubServer
-
-FAST = Backoff(first=0.05, cap=0.2)
-
-
-@contextlib.asynccontextmanager
-async def running(client: ChatClient):
-    task = asyncio.create_task(client.run())
-    try:
-        yield task
-    finally:
-        await client.close()
-        await asyncio.wait_for(task, 5)
 
 
 def status(state):

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from selchat.server import events as ev
-from selchat.server.chat import EVERYONE, AllExcept, Member, Mode, Room
+from selchat.server.chat import Member, Mode, Room
 from selchat.server.commands import parse_line
 from selchat.server.protocol import (
     NEED_DATA,
@@ -215,23 +215,12 @@ def requests_for(nicks: list[str]):
     )
 
 
-def recipients_of(room: Room, recipients) -> list[Member]:
-    if recipients is EVERYONE:
-        return list(room.members)
-    if isinstance(recipients, AllExcept):
-        return [m for m in room.members if m is not recipients.member]
-    if isinstance(recipients, Member):
-        return [recipients]
-    assert isinstance(recipients, list), recipients
-    return list(recipients)
-
-
 def check_outgoing(room: Room, sender: Member | None, outgoing) -> None:
     """Every pair is (recipients, known notification), encodable in both dialects; whatever goes to
     someone other than the sender is exactly one line with no control characters in it."""
     assert isinstance(outgoing, list)
     for recipients, event in outgoing:
-        targets = recipients_of(room, recipients)
+        targets = room.resolve(recipients)
         if isinstance(event, ev.Disconnect):
             assert targets == [sender]
             continue
@@ -487,7 +476,7 @@ def test_through_the_room_a_bad_json_line_errs_to_its_sender_only_and_chat_goes_
     error_line = json.loads(encode_json(answer[0][1]))
     assert error_line["type"] == "error" and error_line["code"] in ERROR_CODES
     delivered = room.handle(robot, say, 2.0)
-    got = {m.nick: [e for r, e in delivered if m in recipients_of(room, r)] for m in members}
+    got = {m.nick: [e for r, e in delivered if m in room.resolve(r)] for m in members}
     assert [e.text for e in got["alice"]] == ["ok"] and got["robot"][0].id == 7
 
 

@@ -3,24 +3,14 @@
 import pytest
 
 from selchat.server import events as ev
-from selchat.server.chat import EVERYONE, LARGE_ROOM, AllExcept, Member, Mode, Room
-
-
-def recipients_of(room: Room, recipients) -> list[Member]:
-    if recipients is EVERYONE:
-        return list(room.members)
-    if isinstance(recipients, AllExcept):
-        return [m for m in room.members if m is not recipients.member]
-    if isinstance(recipients, Member):
-        return [recipients]
-    return list(recipients)
+from selchat.server.chat import EVERYONE, LARGE_ROOM, Member, Mode, Room
 
 
 def inbox(room: Room, outgoing) -> dict[str, list]:
     """Who gets what, by nick."""
     got: dict[str, list] = {}
     for recipients, event in outgoing:
-        for member in recipients_of(room, recipients):
+        for member in room.resolve(recipients):
             got.setdefault(member.nick, []).append(event)
     return got
 
