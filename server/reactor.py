@@ -12,9 +12,11 @@ The loop in one turn (`Reactor.run_once`):
    queued for it. What the kernel does not take is kept, and only then is write interest
    registered, until the rest has gone.
 
-Handlers are plain objects with `data_received(bytes)`, `eof_received()` and
-`connection_lost(reason)`; `Transport.write()` only queues. Like Redis's ae.c, the loop re-checks
-a connection before each callback, because an earlier callback in the same turn may have closed it.
+Handlers are plain objects with `data_received(bytes)`, `eof_received() -> bool` (True: the
+handler will close the transport itself, as in asyncio) and `connection_lost(reason)`;
+`Transport.write()` only queues. Like Redis's ae.c, the loop re-checks a connection before each
+callback, because an earlier callback in the same turn may have closed it. With TLS, the
+handshake runs inside the loop like any other I/O, and the handler is made once it is done.
 """
 
 from __future__ import annotations
@@ -420,7 +422,7 @@ class Reactor:
             elif transport is self._waker:
                 self._drain_waker()
             else:
-                if mask & READ and not transport._closing and not transport.closed:
+                if mask & READ and not transport.closing:
                     readable.append(transport)
                     transport._on_readable()
                 if mask & WRITE and not transport.closed:
