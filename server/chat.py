@@ -2,8 +2,9 @@
 
 `Room.handle(member, request, now)` takes one request from one member and returns what should be
 sent as a list of `(recipients, notification)` pairs, where recipients is one `Member`, a list of
-them, `EVERYONE` (every member who has joined) or `AllExcept(member)`. The caller encodes each notification once per
-dialect and queues the same bytes for every recipient, so a broadcast costs one encoding.
+them, `EVERYONE` (every member who has joined) or `AllExcept(member)`. The caller encodes each
+notification once per dialect and queues the same bytes for every recipient, so a broadcast
+costs one encoding.
 `now` is wall-clock time, handed in so tests control it.
 """
 
@@ -24,6 +25,8 @@ from .text import NICK_MAX, clean, is_valid_nick, nick_key
 # one by one: with n members a join storm would otherwise send O(n^2) notices.
 LARGE_ROOM = 100
 PRESENCE_NAMES_MAX = 10
+# `welcome` lists at most this many nicks (and the true count): a join storm stays linear.
+WELCOME_USERS_MAX = 500
 # A wrong password costs this many seconds of silence, and this many wrong ones end the connection.
 PASSWORD_PENALTY = 1.0
 MAX_PASSWORD_ATTEMPTS = 3
@@ -50,6 +53,27 @@ class AllExcept:
 
     def __init__(self, member: "Member") -> None:
         self.member = member
+
+
+class _Tally:
+    """Joins (or leaves) held back in a large room: the exact count and the first few nicks."""
+
+    __slots__ = ("count", "names")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.names: list[str] = []
+
+    def add(self, nick: str) -> None:
+        self.count += 1
+        if len(self.names) < PRESENCE_NAMES_MAX:
+            self.names.append(nick)
+
+    def take(self) -> tuple[tuple[str, ...], int]:
+        """The nicks and the count so far; starts again from zero."""
+        taken = (tuple(self.names), self.count)
+        self.count, self.names = 0, []
+        return taken
 
 
 class Member:
@@ -83,14 +107,12 @@ class Room:
         self.password = password
         self.max_line = max_line
         self.server_name = server_name
-        self.history: deque = deque(maxlen=history) if history > 0 else deque(maxlen=0)
+        self.history: deque = deque(maxlen=max(history, 0))
         self._by_key: dict[str, Member] = {}  # every connected member, joined or not, by nick_key
         self.members: list[Member] = []  # joined members, in join order: the broadcast list
         self._guest_counter = 0
-        self._joined_since: list[str] = []
-        self._left_since: list[str] = []
-        self._joined_count = 0
-        self._left_count = 0
+        self._joins = _Tally()  # held back in a large room until the next presence_summary()
+        self._leaves = _Tally()
 
     # --- membership ------------------------------------------------------------------------
 
@@ -145,21 +167,16 @@ class Room:
         if self.mode is not Mode.CHAT:
             return []
         if len(self.members) >= LARGE_ROOM:
-            self._left_count += 1
-            if len(self._left_since) < PRESENCE_NAMES_MAX:
-                self._left_since.append(member.nick)
+            self._leaves.add(member.nick)
             return []
         return [(EVERYONE, ev.Left(member.nick, clean(reason), now))]
 
     def presence_summary(self) -> Outgoing:
         """The joins and leaves held back in a large room since the last call (call it each second)."""
-        if not (self._joined_count or self._left_count):
+        if not (self._joins.count or self._leaves.count):
             return []
-        summary = ev.Presence(tuple(self._joined_since), tuple(self._left_since), self._joined_count,
-                              self._left_count, len(self.members))
-        self._joined_since, self._left_since = [], []
-        self._joined_count = self._left_count = 0
-        return [(EVERYONE, summary)]
+        (joined, joined_count), (left, left_count) = self._joins.take(), self._leaves.take()
+        return [(EVERYONE, ev.Presence(joined, left, joined_count, left_count, len(self.members)))]
 
     def resolve(self, recipients: Recipients) -> list[Member]:
         """The members `recipients` stands for. (`Service.deliver` does the same inline, without
@@ -192,16 +209,20 @@ class Room:
     def _say(self, member: Member, request: ev.Say, now: float) -> Outgoing:
         if self.mode is not Mode.CHAT:
             return [(member, ev.Reply(self._transform(request.text), request.id))]
-        message = ev.Message(member.nick, clean(request.text), now)
-        self.history.append(message)
-        return _broadcast_with_confirmation(member, message, request.id)
+        return self._speak(member, ev.Message, request, now)
 
     def _act(self, member: Member, request: ev.Act, now: float) -> Outgoing:
         if self.mode is not Mode.CHAT:
             return _unsupported(member, "/me", self.mode, request.id)
-        action = ev.Action(member.nick, clean(request.text), now)
-        self.history.append(action)
-        return _broadcast_with_confirmation(member, action, request.id)
+        return self._speak(member, ev.Action, request, now)
+
+    def _speak(self, member: Member, kind: type[ev.ChatLine], request, now: float) -> Outgoing:
+        """A chat line for everyone: kept in the history; a tagged sender gets its tag back."""
+        line = kind(member.nick, clean(request.text), now)
+        self.history.append(line)
+        if request.id is None:
+            return [(EVERYONE, line)]
+        return [(AllExcept(member), line), (member, dataclasses.replace(line, id=request.id))]
 
     def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
         if self.mode is not Mode.CHAT:
@@ -257,11 +278,13 @@ class Room:
     def _hello(self, member: Member, request: ev.Hello, now: float) -> Outgoing:
         return [(member, ev.Error("bad_request", "hello is only allowed as the first line"))]
 
+    def _authenticate(self, member: Member, request: ev.Authenticate, now: float) -> Outgoing:
+        return [(member, ev.Error("bad_request", "you are already logged in"))]
+
     _HANDLERS = {
         ev.Say: _say, ev.Act: _act, ev.Whisper: _whisper, ev.SetNick: _set_nick, ev.Who: _who,
         ev.Ping: _ping, ev.Pong: _pong, ev.Quit: _quit, ev.Help: _help, ev.Error: _error,
-        ev.Hello: _hello, ev.Authenticate: lambda self, member, request, now: [
-            (member, ev.Error("bad_request", "you are already logged in"))],
+        ev.Hello: _hello, ev.Authenticate: _authenticate,
     }
 
     # --- the password gate -----------------------------------------------------------------
@@ -305,21 +328,20 @@ class Room:
         return text.upper() if self.mode is Mode.UPPER else text
 
     def _welcome(self, member: Member) -> ev.Welcome:
-        shown = tuple(m.nick for m in self.members[:500])
-        return ev.Welcome(f"{self.server_name}", self.mode.value, member.nick, shown, len(self.members),
+        shown = tuple(m.nick for m in self.members[:WELCOME_USERS_MAX])
+        return ev.Welcome(self.server_name, self.mode.value, member.nick, shown, len(self.members),
                           self.max_line)
 
     def _announce_join(self, member: Member, now: float):
         if len(self.members) >= LARGE_ROOM:
-            self._joined_count += 1
-            if len(self._joined_since) < PRESENCE_NAMES_MAX:
-                self._joined_since.append(member.nick)
+            self._joins.add(member.nick)
             return None
         return ev.Joined(member.nick, now)
 
     def _rename(self, member: Member, nick: str) -> None:
-        if self._by_key.get(nick_key(member.nick)) is member:
-            del self._by_key[nick_key(member.nick)]
+        old_key = nick_key(member.nick)
+        if self._by_key.get(old_key) is member:
+            del self._by_key[old_key]
         member.nick = nick
         self._by_key[nick_key(nick)] = member
 
@@ -345,17 +367,6 @@ def _bad_nick_message(nick: str) -> str:
     shown = clean(nick)[: NICK_MAX * 2]
     return (f'invalid nick "{shown}": 1-{NICK_MAX} letters, digits or _-[]\\^{{}}|, '
             "not starting with a digit or -")
-
-
-def _broadcast_with_confirmation(member: Member, event, request_id) -> Outgoing:
-    """Everyone gets `event`; a sender who tagged its request gets a copy carrying that tag."""
-    if request_id is None:
-        return [(EVERYONE, event)]
-    return [(AllExcept(member), event), (member, _with_id(event, request_id))]
-
-
-def _with_id(event, request_id):
-    return event if request_id is None else dataclasses.replace(event, id=request_id)
 
 
 def _as_replay(event):

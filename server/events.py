@@ -113,7 +113,9 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class ChatLine:
+    """What the room hears and keeps in its history: a `Message` or an `Action`."""
+
     sender: str
     text: str
     ts: float
@@ -122,12 +124,13 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class Action:
-    sender: str
-    text: str
-    ts: float
-    id: RequestId = None
-    replay: bool = False
+class Message(ChatLine):
+    """`<alice> hello`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action(ChatLine):
+    """`* alice waves` (`/me waves`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +193,7 @@ class Presence:
 class History:
     """Recent chat lines replayed to a newcomer."""
 
-    events: tuple[Message | Action, ...]
+    events: tuple[ChatLine, ...]
 
 
 @dataclass(frozen=True, slots=True)

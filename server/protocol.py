@@ -24,7 +24,6 @@ DEFAULT_MAX_LINE = 8192
 PARTIAL_LINE_QUIET = 0.2
 # A JSON client must send its hello within this long, or it is greeted as a text user first.
 HELLO_GRACE = 0.3
-WELCOME_USERS_MAX = 500
 
 
 class Dialect(enum.Enum):
@@ -120,14 +119,13 @@ class Connection(LineFramer):
     idle connection is one of the benchmark's targets.
     """
 
-    __slots__ = ("dialect", "_events", "_next_event", "_lines_seen", "_last_data", "closed")
+    __slots__ = ("dialect", "_events", "_next_event", "_last_data", "closed")
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         super().__init__(max_line)
         self.dialect = Dialect.PENDING
         self._events: list | None = None  # made on the first event: idle peers have none
         self._next_event = 0
-        self._lines_seen = 0
         self._last_data = 0.0
         self.closed = False
 
@@ -146,7 +144,7 @@ class Connection(LineFramer):
         self._last_data = now
         for line in self.feed(data):
             if line is None:
-                self._emit(ev.Error("line_too_long", f"line too long (max {self.max_line} bytes)"))
+                self._too_long()
             else:
                 self._line(line)
 
@@ -169,9 +167,12 @@ class Connection(LineFramer):
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if len(raw) > self.max_line:
-            self._emit(ev.Error("line_too_long", f"line too long (max {self.max_line} bytes)"))
+            self._too_long()
         else:
             self._line(raw)
+
+    def _too_long(self) -> None:
+        self._emit(ev.Error("line_too_long", f"line too long (max {self.max_line} bytes)"))
 
     def next_event(self):
         """The next request or error for this peer, or NEED_DATA."""
@@ -192,14 +193,13 @@ class Connection(LineFramer):
             self._events.append(event)
 
     def _line(self, raw: bytes) -> None:
-        self._lines_seen += 1
         text = raw.decode("utf-8", "replace")
         dialect = self.dialect
         if dialect is Dialect.JSON:
             self._emit(parse_json_request(text))
             return
-        if dialect is Dialect.PENDING:
-            if self._lines_seen == 1 and text.startswith("{"):
+        if dialect is Dialect.PENDING:  # this is the connection's first line: it decides
+            if text.startswith("{"):
                 request = parse_json_request(text)
                 if isinstance(request, ev.Hello):
                     if request.protocol != PROTOCOL_VERSION:
@@ -273,7 +273,7 @@ def parse_json_request(text: str):
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
-        return ev.Error("bad_json", "not a JSON object: expected one JSON object per line")
+        obj = None
     if not isinstance(obj, dict):
         return ev.Error("bad_json", "not a JSON object: expected one JSON object per line")
     kind = obj.get("type")
@@ -328,8 +328,7 @@ _JSON_ENCODERS = {
     ev.Presence: lambda e: [{"type": "presence", "joined": list(e.joined), "left": list(e.left),
                              "joined_count": e.joined_count, "left_count": e.left_count,
                              "user_count": e.user_count}],
-    ev.History: lambda e: [_json_chat_line("message" if isinstance(x, ev.Message) else "action", x)
-                           for x in e.events],
+    ev.History: lambda e: [obj for x in e.events for obj in _JSON_ENCODERS[type(x)](x)],
     ev.Notice: lambda e: [{"type": "notice", "text": e.text, "code": e.code}],
     ev.HelpText: lambda e: [{"type": "notice", "text": line, "code": "help"} for line in e.lines],
     ev.Error: lambda e: [_with_id({"type": "error", "code": e.code, "message": e.message}, e.id)],
