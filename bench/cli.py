@@ -36,7 +36,7 @@ import time
 
 from . import report
 from .procstat import machine_info, raise_open_file_limit
-from .scenarios import Settings, interleaved, measure, median_figures
+from .scenarios import Settings, interleaved, median_figures
 from .servers import ServerSpec, expand_server_names
 
 DEFAULT_SERVERS = ["selchat-epoll", "asyncio-protocol", "asyncio-streams", "uvloop-protocol"]
@@ -154,7 +154,6 @@ class Run:
     """Collects what one invocation measured, for the tables and the JSON file."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
         self.settings = _settings(args)
         self.machine = machine_info()
         self.raw: list = []
@@ -246,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
 
     plot_path = getattr(args, "plot", None)
     if plot_path:
-        skipped = report.plot_growth(run.growth, plot_path, run.machine)
-        run.notes.append(skipped or f"plot written to {plot_path}")
-        out.append(skipped or f"plot written to {plot_path}")
+        said = report.plot_growth(run.growth, plot_path, run.machine) or f"plot written to {plot_path}"
+        run.notes.append(said)
+        out.append(said)
     out.append(f"({time.monotonic() - started:.0f} s in all)")
     print("\n\n".join(out))
     if args.json:

@@ -202,7 +202,6 @@ class Worker:
         self.window_start_ns = 1 << 62
         self.window_end_ns = 1 << 62
         self.window_deliveries = 0
-        self.cpu_at_window_start: float | None = None
         self.cpu_in_window = 0.0
         self.control_messages: list = []
         self.selector.register(control.fileno(), selectors.EVENT_READ, None)
@@ -318,11 +317,9 @@ class Worker:
             pass
         conn.sock.close()
 
-    def _wait_control(self, deadline: float | None = None):
+    def _wait_control(self):
         """Keep serving sockets until the coordinator says something; return it."""
         while not self.control_messages:
-            if deadline is not None and time.monotonic() > deadline:
-                return None
             self._poll(0.05)
         return self.control_messages.pop(0)
 
@@ -383,9 +380,9 @@ class Worker:
         for conn in senders:
             self._refill(conn, now)
         self._run_until(window_start)
-        self.cpu_at_window_start = procstat.own_cpu_seconds()
+        cpu_at_window_start = procstat.own_cpu_seconds()
         self._run_until(window_end)
-        self.cpu_in_window = procstat.own_cpu_seconds() - self.cpu_at_window_start
+        self.cpu_in_window = procstat.own_cpu_seconds() - cpu_at_window_start
         self.sending = False
         sent = {c.sender_id: c.sent for c in self.connections if c.sender_id is not None}
         self.control.send(("sent", sent))

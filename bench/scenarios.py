@@ -16,7 +16,6 @@ from .joinstorm import JoinResult, run_join_storm
 from .loadgen import LoadPlan, LoadResult, run_load
 from .servers import ServerSpec, start_server
 
-SCENARIOS = ("echo", "broadcast", "idle", "join")
 SERVER_MODE = {"echo": "echo", "broadcast": "chat", "idle": "echo", "join": "chat"}
 
 

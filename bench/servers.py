@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
@@ -99,7 +99,6 @@ class RunningServer:
     host: str
     port: int
     log_path: str
-    extra_args: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -156,7 +155,7 @@ def start_server(spec: ServerSpec, mode: str, *, max_clients: int = 20000, cpu: 
         with open(log_path, errors="replace") as f:
             match = LISTENING.search(f.read())
         if match:
-            return RunningServer(spec, proc, match.group(1), int(match.group(2)), log_path, list(extra_args or []))
+            return RunningServer(spec, proc, match.group(1), int(match.group(2)), log_path)
         if proc.poll() is not None:
             break
         time.sleep(0.02)
