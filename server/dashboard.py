@@ -51,6 +51,8 @@ ReadySet = tuple[tuple[int, str], ...]  # (fd, nick) for each ready connection
 
 def ready_set(transports: list[Transport]) -> ReadySet:
     """Who was ready, captured on the loop thread while the nicks are current."""
+    if not transports:  # the write set nearly always: skip building a generator
+        return ()
     return tuple((t.fd, getattr(t.handler, "label", "?")) for t in transports)
 
 
@@ -94,33 +96,40 @@ def _append_ready(text: Text, ready: ReadySet) -> None:
     text.append("]")
 
 
+def _popleft_all(queue: collections.deque) -> list:
+    """Take what another thread has appended so far. popleft() one at a time, unlike list() then
+    clear(), cannot lose an item appended in between; append and popleft are atomic, so the
+    appending thread never waits."""
+    taken = []
+    while queue:
+        taken.append(queue.popleft())
+    return taken
+
+
 class TurnRecorder:
     """The reactor's `on_turn` hook: records busy turns for the UI thread to drain.
 
-    A deque's append and popleft are atomic, so the loop thread never waits for the UI.
+    On the loop thread it only captures the ready sets and appends a plain tuple to a bounded
+    deque; the UI thread makes `TurnRecord`s of them when it drains.
     """
 
     def __init__(self, reactor: Reactor, keep: int = TURNS_KEPT,
                  chained: Callable[[list, list], None] | None = None) -> None:
         self.reactor = reactor
-        self.records: collections.deque[TurnRecord] = collections.deque(maxlen=keep)
+        self._pending: collections.deque[tuple[int, int, ReadySet, ReadySet]] = collections.deque(maxlen=keep)
         self.busy_turns = 0
         self._chained = chained
         self._last_drained_seq = 0
 
     def __call__(self, readable: list[Transport], writable: list[Transport]) -> None:
         self.busy_turns += 1
-        self.records.append(TurnRecord(self.busy_turns, self.reactor.turns, ready_set(readable),
-                                       ready_set(writable)))
+        self._pending.append((self.busy_turns, self.reactor.turns, ready_set(readable), ready_set(writable)))
         if self._chained is not None:
             self._chained(readable, writable)
 
     def drain(self) -> tuple[list[TurnRecord], int]:
         """The records since the last drain, and how many older ones the bounded deque dropped."""
-        drained = []
-        records = self.records
-        while records:
-            drained.append(records.popleft())
+        drained = [TurnRecord(*fields) for fields in _popleft_all(self._pending)]
         if not drained:
             return drained, 0
         dropped = drained[0].seq - self._last_drained_seq - 1
@@ -151,10 +160,7 @@ class LogCapture(logging.Handler):
             self.warnings.append(line)
 
     def drain(self) -> list[tuple[int, str]]:
-        drained = []
-        while self.lines:
-            drained.append(self.lines.popleft())
-        return drained
+        return _popleft_all(self.lines)
 
 
 @contextlib.contextmanager
