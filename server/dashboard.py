@@ -45,6 +45,8 @@ TURNS_KEPT = 1000
 TURNS_SHOWN_PER_REFRESH = 40
 LOG_LINES_KEPT = 1000
 RATE_WINDOW = 1.0
+# The connections table's columns: their labels, keys and ConnectionRow's fields, in order.
+COLUMNS = ("fd", "nick", "dialect", "peer", "queued")
 
 ReadySet = tuple[tuple[int, str], ...]  # (fd, nick) for each ready connection
 
@@ -319,9 +321,8 @@ class DashboardApp(App[int]):
         self.sub_title = "listening on " + (", ".join(self.addresses) or "?")
         table = self.query_one("#connections", DataTable)
         table.border_title = "connections"
-        for label, key in (("fd", "fd"), ("nick", "nick"), ("dialect", "dialect"), ("peer", "peer"),
-                           ("queued", "queued")):
-            table.add_column(label, key=key)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
         self.query_one("#turns", RichLog).border_title = "ready sets of recent turns"
         self.query_one("#log", RichLog).border_title = "log"
         self.reactor.on_turn = self.recorder
@@ -396,8 +397,8 @@ class DashboardApp(App[int]):
         for key, row in wanted.items():
             cells = (row.fd, row.nick, row.dialect, row.peer, human_bytes(row.queued))
             if key in table.rows:
-                if table.get_row(key) != list(cells):
-                    for column, value in zip(("fd", "nick", "dialect", "peer", "queued"), cells):
+                for column, shown, value in zip(COLUMNS, table.get_row(key), cells):
+                    if shown != value:
                         table.update_cell(key, column, value, update_width=True)
             else:
                 table.add_row(*cells, key=key)
