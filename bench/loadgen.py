@@ -18,7 +18,7 @@ every line costs the measurement nothing.
 
 Why it keeps up
 ---------------
-During the run a worker does no per-line Python work: a receive is one ``recv`` of up to 256 KiB,
+During the run a worker does no per-line Python work: a receive is one ``recv`` of up to 64 KiB,
 one ``rfind`` to cut at the last newline, and a ``bytes.count`` of the run's marker (C speed).
 A sender keeps `window` messages in flight (its own copy coming back is the acknowledgement, in
 echo and chat mode alike) and refills the window with one ``send`` however many slots opened.
@@ -372,8 +372,7 @@ class Worker:
         _, go_at, window_start, window_end = go
         self.window_start_ns = int(window_start * 1e9)
         self.window_end_ns = int(window_end * 1e9)
-        while time.monotonic() < go_at:
-            self._poll(max(0.0, min(0.01, go_at - time.monotonic())))
+        self._run_until(go_at)
         self.sending = True
         senders = [c for c in self.connections if c.sender_prefix is not None and not c.closed]
         now = time.monotonic_ns()
@@ -397,16 +396,17 @@ class Worker:
                 return
             self._poll(min(left, 0.05))
 
-    def _expected(self, conn: Connection, sent_by_sender: dict[int, int]) -> int:
+    def _heard(self, conn: Connection, sent_by_sender: dict[int, int]) -> dict[int, int]:
+        """The senders whose lines `conn` should receive, with how many each sent."""
         if self.plan.mode == "echo":
-            return conn.sent
-        return sum(sent_by_sender.values())
+            return {conn.sender_id: conn.sent}
+        return sent_by_sender
 
     def _drain(self, sent_by_sender: dict[int, int]) -> None:
         deadline = time.monotonic() + self.plan.drain_timeout
-        waiting = [c for c in self.connections if not c.idle]
+        waiting = [(c, sum(self._heard(c, sent_by_sender).values())) for c in self.connections if not c.idle]
         while time.monotonic() < deadline:
-            waiting = [c for c in waiting if not c.closed and c.received < self._expected(c, sent_by_sender)]
+            waiting = [(c, expected) for c, expected in waiting if not c.closed and c.received < expected]
             if not waiting:
                 return
             self._poll(0.02)
@@ -422,10 +422,7 @@ class Worker:
             for recv_ns, data in conn.chunks:
                 in_window = self.window_start_ns <= recv_ns < self.window_end_ns
                 check.feed(data, pattern, recv_ns, latencies if in_window else None)
-            if self.plan.mode == "echo":
-                heard = {conn.sender_id: conn.sent}
-            else:
-                heard = sent_by_sender
+            heard = self._heard(conn, sent_by_sender)
             expected += sum(heard.values())
             lost += check.lost(heard)
             reordered += check.reordered
