@@ -41,7 +41,7 @@ class Session:
         now = service.reactor.now
         self.service = service
         self.transport = transport
-        self.conn = Connection(service.max_line)
+        self.conn = Connection(service.room.max_line)
         self.member = service.room.connect(self)
         self.last_active = now  # of the last complete request; until one comes, of connecting
         self.bucket: TokenBucket | None = None  # made on the first line, if flood control is on
@@ -80,6 +80,8 @@ class Session:
         else:
             log.debug("%s (%s) disconnected: %s", self.member.nick, self.transport.peer, reason)
         service.deliver(service.room.leave(self.member, reason, service.reactor.wall))
+        if service.shutting_down:
+            service.stop_if_drained()
 
     # --- the work --------------------------------------------------------------------------
 
@@ -149,13 +151,14 @@ class Session:
     def reactor(self) -> Reactor:
         return self.service.reactor
 
+    def _greeting_due(self) -> float | None:
+        """When a connection that has said nothing is joined as a text user (None: not waiting)."""
+        if self.member.joined or self.member.asked_password:
+            return None
+        return self.last_active + HELLO_GRACE
+
     def _deadline(self) -> float | None:
-        deadlines = []
-        partial = self.conn.partial_deadline()
-        if partial is not None:
-            deadlines.append(partial)
-        if not self.member.joined and not self.member.asked_password:
-            deadlines.append(self.last_active + HELLO_GRACE)
+        deadlines = [d for d in (self.conn.partial_deadline(), self._greeting_due()) if d is not None]
         if self._paused_until and self._paused_until != math.inf:
             deadlines.append(self._paused_until)
         return min(deadlines) if deadlines else None
@@ -180,7 +183,8 @@ class Session:
             self._process()
             if not self._paused_until and not transport.closing:
                 transport.resume_reading()
-        if not self.member.joined and not self.member.asked_password and now >= self.last_active + HELLO_GRACE:
+        greeting_due = self._greeting_due()
+        if greeting_due is not None and now >= greeting_due:
             service.deliver(service.room.join(self.member, self.reactor.wall))
         if self.conn.flush_partial(now):
             self._process()
@@ -212,7 +216,6 @@ class Service:
                  idle_timeout: float = 0.0) -> None:
         self.reactor = reactor
         self.room = room
-        self.max_line = room.max_line
         self.rate = rate  # lines a second per connection, 0 for no flood control
         self.burst = max(burst, 1.0)
         self.idle_timeout = idle_timeout  # seconds without a complete line, 0 for none
@@ -308,14 +311,18 @@ class Service:
                 continue
             transport.write(transport.handler.conn.send(notice))
             transport.close("server shutting down")
-        self._deadline = self.reactor.now + SHUTDOWN_DRAIN
-        self._check_drained()
+        # Each session's connection_lost checks whether it was the last; this first check runs
+        # next turn, after the connections closed in this one (some have no session to tell us).
+        self.reactor.call_later(0, self.stop_if_drained)
+        self.reactor.call_later(SHUTDOWN_DRAIN, self._give_up_draining)
 
-    def _check_drained(self) -> None:
-        if self.reactor.connection_count == 0 or self.reactor.now >= self._deadline:
-            if self.reactor.connection_count:
-                log.warning("gave up flushing %d connections after %.0fs", self.reactor.connection_count,
-                            SHUTDOWN_DRAIN)
+    def stop_if_drained(self) -> None:
+        """During shutdown: stop the loop once every connection has closed."""
+        if self.reactor.connection_count == 0:
             self.reactor.stop()
-        else:
-            self.reactor.call_later(0.05, self._check_drained)
+
+    def _give_up_draining(self) -> None:
+        if self.reactor.connection_count:
+            log.warning("gave up flushing %d connections after %.0fs", self.reactor.connection_count,
+                        SHUTDOWN_DRAIN)
+        self.reactor.stop()
