@@ -405,14 +405,13 @@ class Reactor:
                 self._wakeup_fd_set = False
 
     def run_once(self) -> None:
-        timeout = self._timeout()
-        try:
-            ready = self.selector.select(timeout)
-        except InterruptedError:
-            ready = []
+        # No EINTR handling: since PEP 475 select() retries by itself after a signal handler.
+        ready = self.selector.select(self._timeout())
         self.now = time.monotonic()
         self.wall = time.time()
         self.turns += 1
+        # Who was ready is only collected when someone looks (--trace, the dashboard).
+        observed = self.trace or self.on_turn is not None
         readable: list[Transport] = []
         writable: list[Transport] = []
         for key, mask in ready:
@@ -423,10 +422,12 @@ class Reactor:
                 self._drain_waker()
             else:
                 if mask & READ and not transport.closing:
-                    readable.append(transport)
+                    if observed:
+                        readable.append(transport)
                     transport._on_readable()
                 if mask & WRITE and not transport.closed:
-                    writable.append(transport)
+                    if observed:
+                        writable.append(transport)
                     transport._on_writable()
         self._run_signal_callbacks()
         while self._from_threads:
