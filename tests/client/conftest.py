@@ -1,4 +1,5 @@
-"""Helpers for the client tests: an event recorder for `ChatClient` and a raw-socket peer."""
+"""Helpers for the client tests: an event recorder for `ChatClient` and predicates for it, a
+raw-socket peer, and small probes of a Pilot-driven app."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from credentials import PASSWORD  # noqa: F401  (the client tests import it from here)
 from selchat.client.net import Backoff, ChatClient
-from selchat.client.session import Event
+from selchat.client.session import ConnectionState, Delivery, DeliveryChanged, Event, StatusChanged
 
 
 class EventRecorder:
@@ -119,8 +120,22 @@ async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 10.0
         await pilot.pause(0.02)
 
 
+# The terminal size of the Pilot tests.
+SIZE = (100, 30)
+
+
 def log_text(app) -> str:
     return "\n".join(app.log_view.plain_lines())
+
+
+def status_text(app) -> str:
+    return app.status_bar.describe().plain
+
+
+def connected(app) -> bool:
+    """The app's status bar says connected."""
+    status = app.status_bar.status
+    return status is not None and status.state is ConnectionState.CONNECTED
 
 
 @pytest.fixture
@@ -136,6 +151,17 @@ def tls_server(run_server, certificate):
 
 # Reconnect quickly in tests: a restarted server is back within a fraction of a second.
 FAST = Backoff(first=0.05, cap=0.2)
+
+
+def status(state: ConnectionState) -> Callable[[Event], bool]:
+    """A `recorder.wait_for` predicate: the client entered `state`."""
+    return lambda e: isinstance(e, StatusChanged) and e.state is state
+
+
+def delivered(line) -> Callable[[Event], bool]:
+    """A `recorder.wait_for` predicate: the server's copy of our `line` came back."""
+    return lambda e: isinstance(e, DeliveryChanged) and e.line is line \
+        and line.delivery is Delivery.DELIVERED
 
 
 @contextlib.asynccontextmanager

@@ -3,17 +3,10 @@
 import pytest
 from textual import events
 
-from conftest import log_text, wait_until
+from conftest import SIZE, connected, log_text, status_text, wait_until
 from selchat.client.app import SelchatApp
 from selchat.client.session import ConnectionState
 from selchat.client.widgets import PasteConfirm
-
-SIZE = (100, 30)
-
-
-def connected(app):
-    status = app.status_bar.status
-    return status is not None and status.state is ConnectionState.CONNECTED
 
 
 @pytest.fixture
@@ -176,7 +169,7 @@ async def test_server_restart_delivers_outbox_in_order(run_server, json_peer):
         server.stop()
         await wait_until(pilot, lambda: app.status_bar.status.state is ConnectionState.RECONNECTING,
                          what="reconnecting")
-        assert "reconnecting in" in app.status_bar.describe().plain
+        assert "reconnecting in" in status_text(app)
         for n in range(5):
             await type_line(pilot, f"offline {n}")
         assert app.status_bar.pending == 5
@@ -198,15 +191,15 @@ async def test_refused_connection_shows_status_not_traceback(run_server):
     server.stop()
     app = SelchatApp("127.0.0.1", port, "alice")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: "connection refused" in app.status_bar.describe().plain,
+        await wait_until(pilot, lambda: "connection refused" in status_text(app),
                          what="refused status")
-        assert "reconnecting in" in app.status_bar.describe().plain
+        assert "reconnecting in" in status_text(app)
 
 
 async def test_unknown_host_shows_status():
     app = SelchatApp("no-such-host.invalid", 8081, "alice")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: "unknown host" in app.status_bar.describe().plain,
+        await wait_until(pilot, lambda: "unknown host" in status_text(app),
                          what="unknown host status")
 
 

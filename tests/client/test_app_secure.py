@@ -4,22 +4,10 @@ import asyncio
 
 from textual.widgets import Input, Label
 
-from conftest import PASSWORD, log_text, wait_until
+from conftest import PASSWORD, SIZE, connected, log_text, status_text, wait_until
 from selchat.client.app import SelchatApp
 from selchat.client.net import Backoff, ChatClient, tls_context
-from selchat.client.session import ConnectionState
 from selchat.client.widgets import PasswordPrompt
-
-SIZE = (100, 30)
-
-
-def connected(app) -> bool:
-    status = app.status_bar.status
-    return status is not None and status.state is ConnectionState.CONNECTED
-
-
-def status_text(app) -> str:
-    return app.status_bar.describe().plain
 
 
 def prompt_up(app) -> bool:

@@ -1,16 +1,8 @@
 """ChatClient (no Textual) against a real selchat server."""
 
-from conftest import FAST, running
+from conftest import FAST, delivered, running, status
 from selchat.client.net import ChatClient
-from selchat.client.session import (
-    ChatLine, ConnectionState, Delivery, DeliveryChanged, LagMeasured, Reply, StatusChanged,
-    Welcome,
-)
-
-
-def delivered(line):
-    return lambda e: isinstance(e, DeliveryChanged) and e.line is line and \
-        line.delivery is Delivery.DELIVERED
+from selchat.client.session import ChatLine, ConnectionState, Delivery, LagMeasured, Reply, Welcome
 
 
 async def test_welcome_message_delivery_and_lag(run_server, recorder, json_peer):
@@ -45,8 +37,7 @@ async def test_restart_reclaims_nick_and_sends_outbox_in_order(run_server, recor
     async with running(client):
         await recorder.wait_for(lambda e: isinstance(e, Welcome))
         server.stop()
-        await recorder.wait_for(lambda e: isinstance(e, StatusChanged)
-                                and e.state is ConnectionState.RECONNECTING)
+        await recorder.wait_for(status(ConnectionState.RECONNECTING))
         lines = [client.send_message(f"queued {n}") for n in range(10)]
         assert {line.delivery for line in lines} == {Delivery.PENDING}
         server = run_server(port=server.port)

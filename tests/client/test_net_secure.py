@@ -2,21 +2,11 @@
 
 import asyncio
 
-from conftest import FAST, PASSWORD, running
+from conftest import FAST, PASSWORD, delivered, running, status
 from selchat.client.net import Backoff, ChatClient, tls_context
 from selchat.client.session import (
-    ChatLine, ConnectionState, Delivery, DeliveryChanged, Left, Notice, PasswordNeeded,
-    StatusChanged, Welcome,
+    ChatLine, ConnectionState, Left, Notice, PasswordNeeded, StatusChanged, Welcome,
 )
-
-
-def status(state, text=""):
-    return lambda e: isinstance(e, StatusChanged) and e.state is state and text in e.reason
-
-
-def delivered(line):
-    return lambda e: isinstance(e, DeliveryChanged) and e.line is line and \
-        line.delivery is Delivery.DELIVERED
 
 
 def connects(recorder) -> int:
@@ -162,10 +152,8 @@ async def test_wrong_password_is_not_retried_until_a_new_one_is_given(run_server
 async def test_close_while_waiting_for_a_password_ends_run(run_server, password_file, recorder):
     server = run_server("--password-file", password_file)
     client = ChatClient(server.host, server.port, "alice", recorder)
-    task = asyncio.create_task(client.run())
-    await recorder.wait_for(lambda e: isinstance(e, PasswordNeeded))
-    await client.close()
-    await asyncio.wait_for(task, 2)
+    async with running(client):  # closes the client and waits for run() to end
+        await recorder.wait_for(lambda e: isinstance(e, PasswordNeeded))
     assert recorder.events[-1].describe() == "disconnected: quit"
 
 

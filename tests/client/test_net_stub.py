@@ -2,16 +2,10 @@
 
 import asyncio
 
-from conftest import FAST, running
+from conftest import FAST, delivered, running, status
 from selchat.client.net import Backoff, ChatClient
-from selchat.client.session import (
-    ConnectionState, Delivery, DeliveryChanged, LagMeasured, StatusChanged, Welcome,
-)
+from selchat.client.session import ConnectionState, Delivery, LagMeasured, StatusChanged, Welcome
 from stubserver import StubServer
-
-
-def status(state):
-    return lambda e: isinstance(e, StatusChanged) and e.state is state
 
 
 async def test_ignores_text_greeting_before_welcome(recorder):
@@ -21,8 +15,7 @@ async def test_ignores_text_greeting_before_welcome(recorder):
         welcome = await recorder.wait_for(lambda e: isinstance(e, Welcome))
         assert welcome.nick == "alice"
         line = client.send_message("hello")
-        await recorder.wait_for(lambda e: isinstance(e, DeliveryChanged) and e.line is line
-                                and e.line.delivery is Delivery.DELIVERED)
+        await recorder.wait_for(delivered(line))
         await recorder.wait_for(lambda e: isinstance(e, LagMeasured))
     await server.stop()
 
@@ -64,8 +57,7 @@ async def test_outbox_survives_restart_in_order(recorder):
         assert all(line.delivery is Delivery.PENDING for line in lines)
         server = await StubServer().start(port)
         for line in lines:
-            await recorder.wait_for(lambda e: isinstance(e, DeliveryChanged) and e.line is line
-                                    and line.delivery is Delivery.DELIVERED)
+            await recorder.wait_for(delivered(line))
         texts = [r["text"] for r in server.received if r.get("type") == "message"]
         assert texts == [f"offline {n}" for n in range(5)]
     await server.stop()
