@@ -11,16 +11,14 @@ One process drives every client: nothing per client happens but a connect and a 
 
 from __future__ import annotations
 
-import errno
 import selectors
 import socket
 import time
 from dataclasses import dataclass, field
 
 from . import procstat
+from .loadgen import MAX_PENDING_CONNECTS, RECV_SIZE, begin_connect
 from .wire import format_messages, new_marker, sender_prefix
-
-MAX_PENDING_CONNECTS = 256
 
 
 @dataclass
@@ -93,7 +91,7 @@ def run_join_storm(address: tuple[str, int], clients: int, server_pid: int | Non
     def read(client: _Client) -> None:
         nonlocal waiting_join, reached
         try:
-            data = client.sock.recv(65536)
+            data = client.sock.recv(RECV_SIZE)
         except BlockingIOError:
             return
         except OSError:
@@ -137,12 +135,9 @@ def run_join_storm(address: tuple[str, int], clients: int, server_pid: int | Non
         for _ in range(clients):
             while pending >= MAX_PENDING_CONNECTS and time.monotonic() < deadline:
                 turn(0.05)
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            err = sock.connect_ex(address)
-            if err not in (0, errno.EINPROGRESS):
+            sock = begin_connect(address)
+            if sock is None:
                 result.connect_failures += 1
-                sock.close()
                 continue
             client = _Client(sock)
             everyone.append(client)

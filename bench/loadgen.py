@@ -45,6 +45,21 @@ RECV_SIZE = 65536
 MAX_PENDING_CONNECTS = 256  # more SYNs at once only overflow the server's accept queue
 
 
+def begin_connect(address: tuple[str, int], nodelay: bool = False) -> socket.socket | None:
+    """A non-blocking socket whose connect to `address` is under way, or None if it failed at once.
+
+    The connect has finished when the socket turns writable; SO_ERROR then says whether it worked.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    if nodelay:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if sock.connect_ex(address) not in (0, errno.EINPROGRESS):
+        sock.close()
+        return None
+    return sock
+
+
 @dataclass
 class LoadPlan:
     """What the load generator does in one run.
@@ -335,17 +350,13 @@ class Worker:
                 self._poll(0.05)
                 if time.monotonic() > deadline:
                     break
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sender_id = next(sender_ids) if kind == b"S" else None
+            sock = begin_connect(self.address, nodelay=True)
+            if sock is None:
+                self.connect_failures += 1
+                continue
             prefix = sender_prefix(self.marker, sender_id) if sender_id is not None else None
             conn = Connection(sock, sender_id, prefix, idle=(kind == b"I"))
-            err = sock.connect_ex(self.address)
-            if err not in (0, errno.EINPROGRESS):
-                self.connect_failures += 1
-                sock.close()
-                continue
             self.connections.append(conn)
             self.pending_connects += 1
             self.selector.register(sock, selectors.EVENT_WRITE, conn)
