@@ -335,7 +335,7 @@ class DashboardApp(App[int]):
     def action_shutdown(self) -> None:
         """First press: graceful shutdown (clients are told, output flushed). Second: at once."""
         if not self.loop_thread.is_alive():
-            self.exit(self._exit_code(), return_code=self._exit_code())
+            self._exit_with_status()
             return
         self.shutdown_requested = True
         self.reactor.call_soon_threadsafe(self.service.shutdown)
@@ -345,10 +345,14 @@ class DashboardApp(App[int]):
     action_quit = action_shutdown
     action_help_quit = action_shutdown
 
-    def _exit_code(self) -> int:
+    def _exit_with_status(self) -> None:
+        """The loop has finished: end the app with the server's exit status."""
+        self._exiting = True
         if self.loop_thread.crash is not None:
-            return 1
-        return 130 if self.service.forced else 0
+            code = 1
+        else:
+            code = 130 if self.service.forced else 0
+        self.exit(code, return_code=code)
 
     # --- the view -----------------------------------------------------------------------
 
@@ -364,9 +368,7 @@ class DashboardApp(App[int]):
         self._show_turns()
         self._show_log()
         if self.loop_thread.ident is not None and not self.loop_thread.is_alive() and not self._exiting:
-            self._exiting = True
-            code = self._exit_code()
-            self.exit(code, return_code=code)
+            self._exit_with_status()
 
     def _show_stats(self, rows: list[ConnectionRow] | None, turns_per_second: float,
                     busy_per_second: float) -> None:
