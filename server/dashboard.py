@@ -189,10 +189,10 @@ class ConnectionRow:
 def snapshot_connections(reactor: Reactor, attempts: int = 3) -> list[ConnectionRow] | None:
     """The reactor's connections as rows, read from the UI thread; None if they kept changing.
 
-    The loop thread adds and removes connections while this runs. Copying the collection is
-    atomic under the GIL, but a future reactor may iterate in Python and fail part-way; the
-    read is cheap, so retry rather than make the loop stop for the dashboard. A connection
-    closed since the copy is left out.
+    The loop thread adds and removes connections while this runs, and `reactor.connections()`
+    walks the selector's map in Python, so it can fail part-way (a dict that changed size, an fd
+    gone between its keys and its lookup). The read is cheap: retry rather than make the loop
+    stop for the dashboard. A connection closed since the copy is left out.
     """
     for _ in range(attempts):
         try:
