@@ -13,7 +13,7 @@ import sys
 from . import __version__
 from .chat import Mode, Room
 from .protocol import DEFAULT_MAX_LINE
-from .reactor import BACKENDS, FD_SETSIZE, Reactor
+from .reactor import BACKENDS, FD_SETSIZE, Reactor, backend_name
 from .service import Service
 
 log = logging.getLogger("selchat.server")
@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     selector = BACKENDS[args.backend]()
-    reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip, trace=args.trace)
-    reactor.max_connections = allowed_clients(args.max_clients, reactor.backend)
+    reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip, trace=args.trace,
+                      max_connections=allowed_clients(args.max_clients, backend_name(selector)))
     try:
         listener = open_listener(args.host, args.port)
     except OSError as exc:

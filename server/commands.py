@@ -61,6 +61,5 @@ def parse_line(line: str):
     name, _, arg = line[1:].partition(" ")
     handler = _COMMANDS.get(name.lower())
     if handler is None:
-        shown = name[:32] or ""
-        return ev.Error("unknown_command", f"unknown command /{shown} (try /help)")
+        return ev.Error("unknown_command", f"unknown command /{name[:32]} (try /help)")
     return handler(arg.strip())

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 LISTENING = re.compile(r"listening on (\S+):(\d+) ")
 
@@ -24,8 +24,8 @@ class ServerProcess:
     proc: subprocess.Popen
     host: str
     port: int
-    log: list[str] = field(default_factory=list)
-    _log_changed: threading.Condition = field(default_factory=threading.Condition)
+    log: list[str]  # appended by a reader thread; it notifies `log_changed` each time
+    log_changed: threading.Condition
 
     @property
     def address(self) -> tuple[str, int]:
@@ -34,8 +34,8 @@ class ServerProcess:
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str:
         """Block until a log line matches `pattern` (a regex); return that line."""
         regex = re.compile(pattern)
-        with self._log_changed:
-            ok = self._log_changed.wait_for(
+        with self.log_changed:
+            ok = self.log_changed.wait_for(
                 lambda: any(regex.search(line) for line in self.log), timeout
             )
             if not ok:
@@ -79,6 +79,4 @@ def start_server(*args: str, host: str = "127.0.0.1", port: int = 0, timeout: fl
         if not cond.wait_for(lambda: address or proc.poll() is not None, timeout) or not address:
             proc.kill()
             raise RuntimeError("server did not start; log:\n" + "\n".join(log))
-    server = ServerProcess(proc, address[0][0], address[0][1], log)
-    server._log_changed = cond
-    return server
+    return ServerProcess(proc, address[0][0], address[0][1], log, cond)
