@@ -55,20 +55,20 @@ class Tmux:
 
     # --- sessions ------------------------------------------------------------------------
 
-    def has_session(self, name: str) -> bool:
+    def _succeeds(self, *args: str) -> bool:
+        """Run one tmux command; whether it succeeded (tmux's message is not wanted)."""
         try:
-            self.run("has-session", "-t", f"={name}")
+            self.run(*args)
         except TmuxError:
             return False
         return True
 
+    def has_session(self, name: str) -> bool:
+        return self._succeeds("has-session", "-t", f"={name}")
+
     def kill_session(self, name: str) -> bool:
         """Kill the session (its processes get SIGHUP); False if there was none."""
-        try:
-            self.run("kill-session", "-t", f"={name}")
-        except TmuxError:
-            return False
-        return True
+        return self._succeeds("kill-session", "-t", f"={name}")
 
     def new_session(self, name: str, width: int, height: int, window_name: str, command: list[str]) -> str:
         """A detached session whose one pane runs `command` (argv, no shell); returns the pane id."""
