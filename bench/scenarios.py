@@ -94,16 +94,17 @@ def measure(spec: ServerSpec | None, scenario: str, settings: Settings, idle: in
         os.sched_setaffinity(0, loadgen_cpus)  # the join storm runs in this process
     server = None
     try:
+        plan = None if scenario == "join" else plan_for(scenario, settings, idle)
         if spec is None:
             address, pid = settings.connect, None
         else:
-            total = settings.join_clients if scenario == "join" else plan_for(scenario, settings, idle).connections
+            total = settings.join_clients if plan is None else plan.connections
             server = start_server(spec, SERVER_MODE[scenario], max_clients=total + 100, cpu=server_cpu)
             address, pid = server.address, server.pid
-        if scenario == "join":
+        if plan is None:
             outcome: LoadResult | JoinResult = run_join_storm(address, settings.join_clients, pid)
         else:
-            outcome = run_load(plan_for(scenario, settings, idle), address, pid)
+            outcome = run_load(plan, address, pid)
         measurement.figures = outcome.summary()
         if server is not None and server.proc.poll() is not None:
             measurement.error = f"server exited with status {server.proc.returncode}: {server.log_tail(5)}"
