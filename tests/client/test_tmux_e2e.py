@@ -2,12 +2,13 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+
+from lineclient import text_user
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -42,59 +43,25 @@ class Tmux:
                        timeout=10)
 
 
-class TextClient:
-    """An `nc`-style client of the text dialect."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=10)
-        self.buffer = b""
-
-    def send_line(self, line: str) -> None:
-        self.sock.sendall(line.encode() + b"\n")
-
-    def wait_for_line(self, text: str, timeout: float = 10.0) -> str:
-        """Read lines until one contains `text`; return it (earlier lines are dropped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\n" in self.buffer:
-                raw, self.buffer = self.buffer.split(b"\n", 1)
-                line = raw.decode(errors="replace").rstrip("\r")
-                if text in line:
-                    return line
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no line with {text!r}")
-            self.sock.settimeout(remaining)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buffer += chunk
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_tui_and_raw_client_chat_in_tmux(run_server):
     server = run_server()
-    nc = TextClient(server.host, server.port)
-    nc.send_line("/nick rawuser")
-    nc.wait_for_line("rawuser")
+    nc = text_user(server.address, "rawuser")
     command = [sys.executable, "-m", "selchat.client", "--host", server.host,
                "--port", str(server.port), "--nick", "tuiuser"]
     tmux = Tmux(command)
     try:
         tmux.wait_for("connected  │")
         tmux.wait_for("rawuser")  # in the user list
-        nc.wait_for_line("tuiuser has joined")
+        nc.expect("tuiuser has joined")
         tmux.run("send-keys", "-t", "main", "-l", "hello from the tui")
         tmux.run("send-keys", "-t", "main", "Enter")
-        assert nc.wait_for_line("hello from the tui") == "<tuiuser> hello from the tui"
+        assert nc.expect("hello from the tui") == "<tuiuser> hello from the tui"
         nc.send_line("hello from nc")
         tmux.wait_for("<rawuser> hello from nc")
         tmux.wait_for("✓ <tuiuser> hello from the tui")
         tmux.run("send-keys", "-t", "main", "-l", "/quit see you")
         tmux.run("send-keys", "-t", "main", "Enter")
-        nc.wait_for_line("tuiuser has left")
+        nc.expect("tuiuser has left")
     finally:
         tmux.kill()
         nc.close()
