@@ -3,6 +3,7 @@
 import asyncio
 
 from conftest import FAST, PASSWORD, delivered, running, status
+from credentials import make_certificate
 from selchat.client.net import Backoff, ChatClient, tls_context
 from selchat.client.session import (
     ChatLine, ConnectionState, Left, Notice, PasswordNeeded, StatusChanged, Welcome,
@@ -52,14 +53,9 @@ async def test_untrusted_certificate_is_described_and_retried_with_backoff(tls_s
 
 
 async def test_certificate_for_another_ca_is_not_trusted(tls_server, tmp_path, recorder):
-    import subprocess
-
-    other = tmp_path / "other.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / "k.pem"),
-                    "-out", str(other)], check=True, capture_output=True)
+    other, _ = make_certificate(tmp_path)  # a second self-signed certificate, not the server's
     server = tls_server()
-    client = ChatClient(server.host, server.port, "alice", recorder, tls=tls_context(str(other)),
+    client = ChatClient(server.host, server.port, "alice", recorder, tls=tls_context(other),
                         backoff=FAST)
     async with running(client):
         event = await recorder.wait_for(status(ConnectionState.RECONNECTING))
