@@ -49,6 +49,11 @@ class DemoOptions:
         return list(TUI_NICKS[: self.clients])
 
     @property
+    def server_view(self) -> str:
+        """'dashboard' or 'trace': what the server pane shows (and the server's option for it)."""
+        return "dashboard" if self.dashboard else "trace"
+
+    @property
     def raw_nick(self) -> str:
         """The raw client's nick; in echo and upper modes there is no /nick, so a guest nick."""
         return RAW_NICK if self.mode == "chat" else "guest1"
@@ -87,11 +92,11 @@ def _python(module: str, *args: str) -> list[str]:
 
 
 def server_command(options: DemoOptions) -> list[str]:
-    view = "--dashboard" if options.dashboard else "--trace"
     # No idle timeout: the raw client sends nothing while a presenter talks, and must not be
     # closed in the middle of a talk.
     return _python("selchat.server", "--host", options.host, "--port", str(options.port),
-                   "--mode", options.mode, "--backend", options.backend, "--idle-timeout", "0", view)
+                   "--mode", options.mode, "--backend", options.backend, "--idle-timeout", "0",
+                   f"--{options.server_view}")
 
 
 def client_command(options: DemoOptions, nick: str) -> list[str]:
@@ -106,7 +111,7 @@ def raw_client_command(options: DemoOptions) -> list[str]:
 
 def tips_command(options: DemoOptions, prefix: str) -> list[str]:
     return _python("selchat.demo.tips", "--mode", options.mode, "--nicks", ",".join(options.nicks),
-                   "--raw-nick", options.raw_nick, "--server-view", "dashboard" if options.dashboard else "trace",
+                   "--raw-nick", options.raw_nick, "--server-view", options.server_view,
                    "--prefix", prefix)
 
 
@@ -162,8 +167,8 @@ def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> Dem
 
 
 def _server_title(options: DemoOptions) -> str:
-    view = "--dashboard" if options.dashboard else "--trace"
-    return f"selchat-server {view} --mode {options.mode} --backend {options.backend} (port {options.port})"
+    return (f"selchat-server --{options.server_view} --mode {options.mode} --backend {options.backend} "
+            f"(port {options.port})")
 
 
 def _add_pane(tmux: Tmux, beside: str, command: list[str], side: str, percent: int, role: str,
