@@ -64,8 +64,6 @@ class ServerSpec:
         """Why this server cannot run here, or None when it can."""
         if self.name.startswith("uvloop-") and importlib.util.find_spec("uvloop") is None:
             return "uvloop not installed (uv sync --extra bench)"
-        if self.is_selchat and importlib.util.find_spec("selchat.server.__main__") is None:
-            return "selchat.server is not runnable yet (no selchat/server/__main__.py)"
         return None
 
 

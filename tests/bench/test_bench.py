@@ -20,10 +20,6 @@ from selchat.bench.wire import DeliveryCheck, format_messages, line_pattern, per
 
 TINY = dict(duration=0.3, warmup=0.05, drain_timeout=3.0, settle_timeout=10.0)
 
-SELCHAT = ServerSpec("selchat-epoll")
-needs_selchat = pytest.mark.skipif(SELCHAT.unavailable_reason() is not None,
-                                   reason=SELCHAT.unavailable_reason() or "")
-
 
 def tiny_settings(**overrides) -> Settings:
     settings = Settings(connections=3, window=4, senders=2, receivers=5, idle=5, join_clients=30,
@@ -78,8 +74,7 @@ def test_percentile():
 
 # -- each scenario once, tiny, against a reference server and selchat-server ---------------------
 
-SERVERS = [ServerSpec("asyncio-protocol"), ServerSpec("asyncio-streams"),
-           pytest.param(SELCHAT, marks=needs_selchat)]
+SERVERS = [ServerSpec("asyncio-protocol"), ServerSpec("asyncio-streams"), ServerSpec("selchat-epoll")]
 
 
 @pytest.mark.parametrize("spec", SERVERS, ids=lambda s: s.name)
