@@ -154,8 +154,7 @@ def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> Dem
         # Splitting in percent of a pane compounds; settle the rows' heights in percent of the window.
         tmux.run("resize-pane", "-t", server, "-y", "35%")
         tmux.run("resize-pane", "-t", panes.raw, "-y", "22%")
-        tmux.run("select-pane", "-t", tips, "-T", "what to try")
-        tmux.run("set-option", "-p", "-t", tips, ROLE_OPTION, "tips")
+        _mark_pane(tmux, tips, "tips", "what to try")
         if options.mode == "chat":
             # A raw client has no --nick: it types the command, which also shows people how.
             tmux.send_line(panes.raw, f"/nick {RAW_NICK}")
@@ -174,9 +173,14 @@ def _server_title(options: DemoOptions) -> str:
 def _add_pane(tmux: Tmux, beside: str, command: list[str], side: str, percent: int, role: str,
               title: str, full: bool = False) -> str:
     pane = tmux.split(beside, command, side=side, percent=percent, full=full)
+    _mark_pane(tmux, pane, role, title)
+    return pane
+
+
+def _mark_pane(tmux: Tmux, pane: str, role: str, title: str) -> None:
+    """Title the pane's border and record its role in `ROLE_OPTION`."""
     tmux.run("select-pane", "-t", pane, "-T", title)
     tmux.run("set-option", "-p", "-t", pane, ROLE_OPTION, role)
-    return pane
 
 
 def _style_session(tmux: Tmux, session: str, pane: str, prefix: str) -> None:
