@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .tmux import Tmux, TmuxError
 
@@ -63,16 +63,6 @@ class DemoOptions:
         if self.raw_client == "auto":
             return "nc" if shutil.which("nc") else "python"
         return self.raw_client
-
-
-@dataclass
-class DemoPanes:
-    """The tmux pane ids of a running demo."""
-
-    server: str
-    clients: list[str] = field(default_factory=list)
-    raw: str = ""
-    tips: str = ""
 
 
 class DemoStartError(Exception):
@@ -120,8 +110,10 @@ def server_ready_marker(options: DemoOptions) -> str:
     return "selchat-server dashboard" if options.dashboard else "listening on"
 
 
-def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> DemoPanes:
+def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> None:
     """Create the session and its panes; return once every program has been started.
+
+    Each pane's role is in its `ROLE_OPTION`, for whoever needs to find it.
 
     The clients start only after the server listens, so none of them begins with an error. If
     the server fails, its output becomes the `DemoStartError` message and the session is removed.
@@ -136,7 +128,7 @@ def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> Dem
         if not tmux.wait_for_text(server, server_ready_marker(options), SERVER_START_TIMEOUT):
             output = tmux.capture(server).strip()
             raise DemoStartError("the server did not start:\n" + (output or "(no output)"))
-        panes = DemoPanes(server=server, tips=tips)
+        clients: list[str] = []
         for index, nick in enumerate(options.nicks):
             command = client_command(options, nick)
             if index == 0:
@@ -144,22 +136,21 @@ def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> Dem
             else:
                 # Split the last column so that every column ends up the same width.
                 percent = round(100 * (options.clients - index) / (options.clients - index + 1))
-                pane = _add_pane(tmux, panes.clients[-1], command, "right", percent, "client",
+                pane = _add_pane(tmux, clients[-1], command, "right", percent, "client",
                                  f"selchat --nick {nick}")
-            panes.clients.append(pane)
-        raw_name = "nc" if options.raw_program() == "nc" else "python -m selchat.demo.rawclient"
-        panes.raw = _add_pane(tmux, panes.clients[0] if panes.clients else server, raw_client_command(options),
-                              "below", 25, "raw", f"raw client ({raw_name}): the text dialect",
-                              full=True)
+            clients.append(pane)
+        raw_command = raw_client_command(options)
+        raw_name = "nc" if raw_command[0] == "nc" else "python -m selchat.demo.rawclient"
+        raw = _add_pane(tmux, clients[0] if clients else server, raw_command, "below", 25, "raw",
+                        f"raw client ({raw_name}): the text dialect", full=True)
         # Splitting in percent of a pane compounds; settle the rows' heights in percent of the window.
         tmux.run("resize-pane", "-t", server, "-y", "35%")
-        tmux.run("resize-pane", "-t", panes.raw, "-y", "22%")
+        tmux.run("resize-pane", "-t", raw, "-y", "22%")
         _mark_pane(tmux, tips, "tips", "what to try")
         if options.mode == "chat":
             # A raw client has no --nick: it types the command, which also shows people how.
-            tmux.send_line(panes.raw, f"/nick {RAW_NICK}")
-        tmux.run("select-pane", "-t", panes.raw)
-        return panes
+            tmux.send_line(raw, f"/nick {RAW_NICK}")
+        tmux.run("select-pane", "-t", raw)
     except (TmuxError, DemoStartError):
         tmux.kill_session(options.session)
         raise
