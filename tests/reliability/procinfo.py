@@ -1,7 +1,8 @@
 """What the kernel says about a process (Linux /proc): descriptors, memory, CPU time.
 
 Plus `wait_until`, which polls a condition with a deadline: the tests use it to wait for the
-server to reach a state they can observe only through /proc (e.g. "its descriptors are back").
+server to reach a state they can observe only through /proc (e.g. `wait_for_fd_count`: "its
+descriptors are back").
 """
 
 from __future__ import annotations
@@ -39,13 +40,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.02):
-    """Poll `condition()` until it is truthy (return it) or `timeout` passes (AssertionError)."""
+def wait_until(condition: Callable[[], object], timeout: float, what: str | Callable[[], str],
+               interval: float = 0.02):
+    """Poll `condition()` until it is truthy (return it) or `timeout` passes (AssertionError).
+
+    `what` may be a function, so that the message says how things stood when the wait gave up."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() >= deadline:
+            what = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
         time.sleep(interval)
+
+
+def wait_for_fd_count(pid: int, count: int, timeout: float = 10.0) -> None:
+    """Wait until the process holds exactly `count` descriptors. A server closes connections
+    asynchronously (one may take its drain time to read what it is owed), so wait, not read once."""
+    wait_until(lambda: fd_count(pid) == count, timeout,
+               lambda: f"the process holds {count} descriptors (it holds {fd_count(pid)})")

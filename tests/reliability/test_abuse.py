@@ -17,7 +17,7 @@ import socket
 import time
 
 from lineclient import text_user
-from procinfo import fd_count, wait_until
+from procinfo import fd_count, wait_for_fd_count
 
 IDLE = 1.0
 PER_IP = 20
@@ -84,7 +84,7 @@ def test_a_slowloris_crowd_from_one_address_is_capped_then_timed_out(run_server)
     bob.expect(r"^<alice> after the crowd$")
     assert not [line for line in bob.lines if "dri" in line and not line.startswith("***")]
     assert slowest_pong < 0.5, f"a /ping took {slowest_pong:.2f}s while the crowd dripped"
-    wait_until(lambda: fd_count(server.proc.pid) == baseline, 10, "the server's descriptors are back")
+    wait_for_fd_count(server.proc.pid, baseline)
     assert not [line for line in server.log if " ERROR " in line or "Traceback" in line]
 
 

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from lineclient import LineClient, json_client
-from procinfo import cpu_seconds, fd_count, open_fds, wait_until
+from procinfo import cpu_seconds, fd_count, open_fds, wait_for_fd_count, wait_until
 
 # Lines a second are not limited here: some tests flood on purpose.
 NO_THROTTLE = ("--rate", "0")
@@ -34,11 +34,6 @@ def chatter(server, nick: str) -> LineClient:
 
 def errors_logged(server) -> list[str]:
     return [line for line in server.log if " ERROR " in line or "Traceback" in line]
-
-
-def wait_for_fds(server, count: int, timeout: float = 10.0) -> None:
-    wait_until(lambda: fd_count(server.proc.pid) == count, timeout,
-               f"the server holds {count} descriptors (it holds {fd_count(server.proc.pid)})")
 
 
 def reset(sock: socket.socket) -> None:
@@ -98,7 +93,7 @@ def test_a_client_killed_mid_line_leaves_and_the_others_chat_on(run_server, dial
     # never twice.
     fragments = [line for line in alice.lines if line.startswith("<victim>")]
     assert fragments == [] if dialect == "json" else fragments in ([], ["<victim> cut off mid-wo"])
-    wait_for_fds(server, baseline)
+    wait_for_fd_count(server.proc.pid, baseline)
     assert server.proc.poll() is None and errors_logged(server) == []
 
 
@@ -117,7 +112,7 @@ def test_a_reset_mid_line_is_a_leave_and_nothing_more(run_server):
         client.expect(r"^\*\*\* victim has left \(connection (lost|closed)\)$")
     alice.send_line("after the reset")
     bob.expect(r"^<alice> after the reset$")
-    wait_for_fds(server, baseline)
+    wait_for_fd_count(server.proc.pid, baseline)
     assert server.proc.poll() is None and errors_logged(server) == []
 
 
@@ -154,7 +149,7 @@ def test_a_reset_while_output_is_queued_for_it_costs_no_one_else(run_server):
     alice.send_line("after the reset")
     bob.expect(r"^<alice> after the reset$")
     assert len([line for line in bob.lines if line.startswith("<alice> f")]) == 6 * 20 * 50
-    wait_for_fds(server, baseline)
+    wait_for_fd_count(server.proc.pid, baseline)
     assert server.proc.poll() is None and errors_logged(server) == []
 
 
@@ -181,7 +176,7 @@ def test_a_half_closed_client_gets_everything_it_is_owed_then_the_close(run_serv
     flooded = [line.split()[1] for line in lines if line.startswith("<alice> h")]
     assert flooded == [f"h{batch}.{n}" for batch in range(4 * 20) for n in range(50)]
     assert lines[-1] == "<half> last words"
-    wait_for_fds(server, baseline)
+    wait_for_fd_count(server.proc.pid, baseline)
     assert errors_logged(server) == []
 
 

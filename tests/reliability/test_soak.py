@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from procinfo import fd_count, rss_kib, wait_until
+from procinfo import fd_count, rss_kib, wait_for_fd_count
 from soakdriver import Driver, key_of, sender_of, sequence_hash
 
 DURATION = float(os.environ.get("SELCHAT_SOAK_SECONDS", "40"))  # the chat phase
@@ -71,10 +71,7 @@ def test_soak(run_server):
 
     driver = Driver(server.address, seed)
     result = run_round(driver, pid, fds_at_start, duration=DURATION)
-    # Descriptors: exactly back. Closing is asynchronous (a closing connection may take up to the
-    # server's drain time to read what it is owed), so wait for it rather than read it once.
-    wait_until(lambda: fd_count(pid) == fds_at_start, 20,
-               f"the server is back to its {fds_at_start} descriptors (has {fd_count(pid)})")
+    wait_for_fd_count(pid, fds_at_start, 20)  # descriptors: exactly back
     rss_at_end = rss_kib(pid)
     print(f"RSS: start {rss_at_start} KiB, with the stable clients at the end {result['rss_loaded']} KiB, "
           f"after {rss_at_end} KiB; {result['connections']} connections, {len(result['order'])} chat lines")
@@ -158,8 +155,7 @@ def run_round(driver: Driver, pid: int, fds_at_start: int, duration: float) -> d
     # Once the server holds only the stayers' descriptors it has read all the others sent, so the
     # end marker below is the last chat line of the round for everyone.
     stayers = stable + [hammer]
-    wait_until(lambda: fd_count(pid) == fds_at_start + len(stayers), 20,
-               "the server has closed every connection but the stayers'")
+    wait_for_fd_count(pid, fds_at_start + len(stayers), 20)  # every connection closed but the stayers'
     marker = stable[0]
     line, _ = marker.message_line()
     driver.end_key = key_of(marker.cid, marker.sent)
