@@ -22,6 +22,11 @@ def _ratio(value, base) -> str:
     return f"{value / base:.2f}x"
 
 
+def _failed_row(name: str, m: dict) -> str:
+    """A table row for a server none of whose rounds worked: the first line of its first error."""
+    return f"{name:17} failed: {(m.get('errors') or ['?'])[0].splitlines()[0][:90]}"
+
+
 def throughput_table(title: str, medians: dict[str, dict], baseline: str = BASELINE) -> str:
     """Echo or broadcast results, one row per server, ratios against the baseline server."""
     base = medians.get(baseline, {})
@@ -30,7 +35,7 @@ def throughput_table(title: str, medians: dict[str, dict], baseline: str = BASEL
     lines = [title, header, "-" * len(header)]
     for name, m in medians.items():
         if not m.get("rounds"):
-            lines.append(f"{name:17} failed: {(m.get('errors') or ['?'])[0].splitlines()[0][:90]}")
+            lines.append(_failed_row(name, m))
             continue
         lines.append(
             f"{name:17} {_num(m['deliveries_per_second'], 0):>11} "
@@ -74,7 +79,7 @@ def join_table(medians: dict[str, dict]) -> str:
              header, "-" * len(header)]
     for name, m in medians.items():
         if not m.get("rounds"):
-            lines.append(f"{name:17} failed: {(m.get('errors') or ['?'])[0].splitlines()[0][:90]}")
+            lines.append(_failed_row(name, m))
             continue
         lines.append(f"{name:17} {m['clients']:>8.0f} {m['joined']:>8.0f} {_num(m['join_seconds'], 2):>8} "
                      f"{_num(m['usable_seconds'], 3):>9} {_num(m['bytes_per_client'], 0):>9} "
