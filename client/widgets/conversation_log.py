@@ -76,13 +76,11 @@ class ConversationLog(ScrollView, can_focus=False):
         # In a flood only the last `max_entries` survive: do not render the rest at all.
         texts = texts[-self.max_entries:]
         width = self._render_width
-        added_lines = 0
         for text, key in texts:
             entry = _Entry(text, key)
             if width:
                 entry.strips = self._render(text, width)
                 self._lines.extend(entry.strips)
-                added_lines += len(entry.strips)
             self._entries.append(entry)
         self._evict()
         self._update_virtual_size()
