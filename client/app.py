@@ -108,7 +108,7 @@ class SelchatApp(App):
         self.new_below.show_count(0)
         self.user_list.show([], 0, "")
         self.chat_input.focus()
-        self.sub_title = f"{self.host}:{self.port}"
+        self.sub_title = self.address
         if self.autoconnect:
             self.run_network()
             self.pump_events()
@@ -173,51 +173,50 @@ class SelchatApp(App):
     @on(NetEvents)
     def show_events(self, message: NetEvents) -> None:
         session = self.client.session
-        lines: list[tuple[Text, str | None]] = []
+        lines: list[Text] = []
         users_changed = False
         stamp = self.timestamp
         for event in message.events:
             if isinstance(event, ChatLine):
-                lines.append((formatting.chat_line(event, session.nick, stamp), None))
+                lines.append(formatting.chat_line(event, session.nick, stamp))
             elif isinstance(event, DeliveryChanged):
-                self._redraw_outgoing(event.line)
+                self.log_view.replace(event.line.id, self._outgoing_text(event.line))
             elif isinstance(event, Reply):
-                lines.append((formatting.reply_line(event.text, stamp), None))
+                lines.append(formatting.reply_line(event.text, stamp))
             elif isinstance(event, Welcome):
                 users_changed = True
                 self.status_bar.set(nick=event.nick, mode=event.mode)
-                lines.append((formatting.notice_line(
+                lines.append(formatting.notice_line(
                     f"connected to {event.server or 'server'} (mode={event.mode}) as {event.nick}; "
-                    f"{event.user_count} here", stamp), None))
+                    f"{event.user_count} here", stamp))
             elif isinstance(event, Joined):
                 users_changed = True
-                lines.append((formatting.notice_line(f"{event.nick} has joined", stamp, event.ts), None))
+                lines.append(formatting.notice_line(f"{event.nick} has joined", stamp, event.ts))
             elif isinstance(event, Left):
                 users_changed = True
                 reason = f" ({event.reason})" if event.reason else ""
-                lines.append((formatting.notice_line(f"{event.nick} has left{reason}", stamp, event.ts), None))
+                lines.append(formatting.notice_line(f"{event.nick} has left{reason}", stamp, event.ts))
             elif isinstance(event, NickChanged):
                 users_changed = True
                 self.status_bar.set(nick=session.nick)
-                lines.append((formatting.notice_line(
-                    f"{event.old} is now known as {event.new}", stamp, event.ts), None))
+                lines.append(formatting.notice_line(
+                    f"{event.old} is now known as {event.new}", stamp, event.ts))
             elif isinstance(event, UserList):
                 users_changed = True
-                lines.append((formatting.notice_line(
-                    f"{event.user_count} here: {', '.join(event.users)}", stamp), None))
+                lines.append(formatting.notice_line(
+                    f"{event.user_count} here: {', '.join(event.users)}", stamp))
             elif isinstance(event, Presence):
                 users_changed = True
-                lines.append((formatting.notice_line(
+                lines.append(formatting.notice_line(
                     f"{event.joined_count} joined, {event.left_count} left "
-                    f"({event.user_count} here)", stamp), None))
+                    f"({event.user_count} here)", stamp))
             elif isinstance(event, Notice):
-                lines.append((formatting.notice_line(event.text, stamp), None))
+                lines.append(formatting.notice_line(event.text, stamp))
             elif isinstance(event, ServerError):
-                lines.append((formatting.error_line(
-                    f"error: {event.message or event.code}", stamp), None))
+                lines.append(formatting.error_line(f"error: {event.message or event.code}", stamp))
             elif isinstance(event, PasswordNeeded):
                 self.ask_password(wrong=event.wrong)
-        self.log_view.add(lines)
+        self._write(lines)
         if users_changed:
             self.user_list.show(session.users, session.user_count, session.nick)
         self.status_bar.set(pending=self._queued_count())
@@ -226,10 +225,10 @@ class SelchatApp(App):
         return sum(1 for line in self.client.session.outbox.values()
                    if line.delivery is Delivery.PENDING)
 
-    def _redraw_outgoing(self, line: OutgoingLine) -> None:
-        text = formatting.outgoing_line(line, self.client.session.nick or
-                                        self.client.session.wanted_nick, self.timestamp)
-        self.log_view.replace(line.id, text)
+    def _outgoing_text(self, line: OutgoingLine) -> Text:
+        """One of our lines with its delivery mark, under the nick we have (or will ask for)."""
+        session = self.client.session
+        return formatting.outgoing_line(line, session.nick or session.wanted_nick, self.timestamp)
 
     def _write(self, texts: list[Text]) -> None:
         self.log_view.add([(text, None) for text in texts])
@@ -288,8 +287,8 @@ class SelchatApp(App):
     def send_outgoing(self, kind: str, text: str, to: str | None = None) -> OutgoingLine | None:
         """Send (or queue) one of our lines and show it at once with its delivery mark."""
         session = self.client.session
-        request = {"type": kind, "text": text, "id": "c000000-0000000", **({"to": to} if to else {})}
-        size = len(encode(request))
+        # The size on the wire, with an id at least as long as the ones `ClientSession` makes.
+        size = len(encode(OutgoingLine("c000000-0000000", kind, text, to).request()))
         if size > session.max_line:
             self._error(f"not sent: line too long ({size} bytes; the server takes {session.max_line})")
             return None
@@ -299,8 +298,7 @@ class SelchatApp(App):
             line = self.client.send_action(text)
         else:
             line = self.client.send_private(to or "", text)
-        self.log_view.add([(formatting.outgoing_line(line, session.nick or session.wanted_nick,
-                                                     self.timestamp), line.id)])
+        self.log_view.add([(self._outgoing_text(line), line.id)])
         self.log_view.jump_to_bottom()
         self.status_bar.set(pending=self._queued_count())
         return line
