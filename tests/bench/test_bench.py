@@ -21,12 +21,9 @@ from selchat.bench.wire import DeliveryCheck, format_messages, line_pattern, per
 TINY = dict(duration=0.3, warmup=0.05, drain_timeout=3.0, settle_timeout=10.0)
 
 
-def tiny_settings(**overrides) -> Settings:
-    settings = Settings(connections=3, window=4, senders=2, receivers=5, idle=5, join_clients=30,
-                        duration=0.3, warmup=0.05, rounds=1, pin=False, quiet=True)
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    return settings
+def tiny_settings() -> Settings:
+    return Settings(connections=3, window=4, senders=2, receivers=5, idle=5, join_clients=30,
+                    duration=0.3, warmup=0.05, rounds=1, pin=False, quiet=True)
 
 
 # -- the sequence-number bookkeeping, without a network ------------------------------------------
