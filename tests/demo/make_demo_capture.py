@@ -7,74 +7,48 @@ pane is captured: once as plain text, once with its colours for Rich to turn int
 
 import io
 import os
-import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
+from demopanes import TMUX, attached_in_a_terminal, panes_by_role, wait_for
+
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
 SESSION = f"selchat-demo-capture-{os.getpid()}"
-OUTER = ["tmux", "-L", f"{SESSION}-outer"]
 WIDTH, HEIGHT = 160, 44
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True, timeout=10).stdout
-
-
-def wait_for(pane: str, text: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in tmux("capture-pane", "-p", "-t", pane):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{text!r} never showed in {pane}")
-        time.sleep(0.05)
-
-
-def type_line(pane: str, text: str) -> None:
-    tmux("send-keys", "-t", pane, "-l", text)
-    tmux("send-keys", "-t", pane, "Enter")
+def outer_screen(outer: list[str], *flags: str) -> str:
+    pane = subprocess.run([*outer, "list-panes", "-F", "#{pane_id}"], capture_output=True, text=True,
+                          check=True).stdout.split()[0]
+    return subprocess.run([*outer, "capture-pane", "-p", *flags, "-t", pane], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def main() -> None:
-    command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {SESSION}"
-    subprocess.run([*OUTER, "new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), command], check=True)
     try:
-        deadline = time.monotonic() + 30
-        while subprocess.run(["tmux", "list-clients", "-t", f"={SESSION}"], capture_output=True,
-                             text=True).stdout.strip() == "":
-            if time.monotonic() > deadline:
-                raise TimeoutError("the demo did not attach")
-            time.sleep(0.05)
-        roles: dict[str, list[str]] = {}
-        for line in tmux("list-panes", "-t", f"={SESSION}:", "-F", "#{@selchat-role} #{pane_id}").splitlines():
-            role, pane = line.split()
-            roles.setdefault(role, []).append(pane)
-        raw, (alice, bob) = roles["raw"][0], roles["client"]
-        wait_for(raw, "is now known as carol")
-        for pane in (alice, bob):
-            wait_for(pane, "connected  │")
-        type_line(raw, "hello from a raw TCP client")
-        wait_for(alice, "<carol> hello from a raw TCP client")
-        type_line(alice, "hi carol! alice here, in the TUI")
-        wait_for(raw, "<alice> hi carol")
-        type_line(bob, "/me waves")
-        wait_for(raw, "* bob waves")
-        type_line(raw, "/who")
-        wait_for(raw, "3 users here")
-        time.sleep(0.5)  # let the TUIs draw their last delivery marks
-        outer_pane = subprocess.run([*OUTER, "list-panes", "-F", "#{pane_id}"], capture_output=True,
-                                    text=True, check=True).stdout.split()[0]
-        plain = subprocess.run([*OUTER, "capture-pane", "-p", "-t", outer_pane], capture_output=True,
-                               text=True, check=True).stdout
-        coloured = subprocess.run([*OUTER, "capture-pane", "-p", "-e", "-t", outer_pane], capture_output=True,
-                                  text=True, check=True).stdout
+        with attached_in_a_terminal(SESSION, WIDTH, HEIGHT, timeout=30) as outer:
+            roles = panes_by_role(SESSION)
+            raw, (alice, bob) = roles["raw"][0], roles["client"]
+            wait_for(raw, "is now known as carol", 30)
+            for pane in (alice, bob):
+                wait_for(pane, "connected  │", 30)
+            TMUX.send_line(raw, "hello from a raw TCP client")
+            wait_for(alice, "<carol> hello from a raw TCP client")
+            TMUX.send_line(alice, "hi carol! alice here, in the TUI")
+            wait_for(raw, "<alice> hi carol")
+            TMUX.send_line(bob, "/me waves")
+            wait_for(raw, r"\* bob waves")
+            TMUX.send_line(raw, "/who")
+            wait_for(raw, "3 users here")
+            time.sleep(0.5)  # let the TUIs draw their last delivery marks
+            plain = outer_screen(outer)
+            coloured = outer_screen(outer, "-e")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", f"={SESSION}"], capture_output=True)
-        subprocess.run([*OUTER, "kill-server"], capture_output=True)
+        TMUX.kill_session(SESSION)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "demo.txt").write_text("\n".join(line.rstrip() for line in plain.splitlines()) + "\n")
     console = Console(record=True, width=WIDTH, file=io.StringIO(), force_terminal=True,

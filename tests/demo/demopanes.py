@@ -1,0 +1,74 @@
+"""Drive a running selchat-demo from outside, as test_demo.py and make_demo_capture.py do.
+
+Plain tmux commands go through the demo's own thin `Tmux` wrapper; what is here is what only a
+test or a script needs: finding panes by role, waiting for a pattern, attaching in a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+from selchat.demo.layout import ROLE_OPTION
+from selchat.demo.tmux import Tmux
+
+TMUX = Tmux()
+# Polls of a pane, not guesses: each wait ends as soon as the text shows.
+LINE_TIMEOUT = 20.0
+
+
+def panes_by_role(session: str) -> dict[str, list[str]]:
+    """Pane ids of the demo's session by their `@selchat-role`, in tmux's order."""
+    roles: dict[str, list[str]] = {}
+    listing = TMUX.run("list-panes", "-t", f"={session}:", "-F", f"#{{{ROLE_OPTION}}} #{{pane_id}}")
+    for line in listing.splitlines():
+        role, pane = line.split()
+        roles.setdefault(role, []).append(pane)
+    return roles
+
+
+def wait_for(pane: str, pattern: str, timeout: float = LINE_TIMEOUT) -> str:
+    """Poll the pane's screen until `pattern` (a regex) matches; return the screen."""
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = TMUX.capture(pane)
+        if regex.search(screen):
+            return screen
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{pattern!r} never appeared in pane {pane}; screen:\n{screen}")
+        time.sleep(0.05)
+
+
+def tmux_clients(session: str) -> list[str]:
+    """The terminals attached to the session (none if it does not exist)."""
+    listed = subprocess.run(["tmux", "list-clients", "-t", f"={session}"], capture_output=True, text=True)
+    return listed.stdout.splitlines() if listed.returncode == 0 else []
+
+
+@contextlib.contextmanager
+def attached_in_a_terminal(session: str, width: int, height: int, timeout: float) -> Iterator[list[str]]:
+    """Run `selchat-demo --session NAME` attached, as in a person's terminal; yield once attached.
+
+    The terminal is an outer tmux on a private socket; what is yielded is its command prefix
+    (`tmux -L ...`), to capture it. Its pane lingers after the demo exits, and the outer tmux is
+    killed on the way out; removing the demo's own session is the caller's business.
+    """
+    outer = ["tmux", "-L", f"{session}-outer"]
+    command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {session}; sleep 30"
+    subprocess.run([*outer, "new-session", "-d", "-x", str(width), "-y", str(height), command], check=True,
+                   timeout=10)
+    try:
+        deadline = time.monotonic() + timeout
+        while not tmux_clients(session):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the demo never attached")
+            time.sleep(0.05)
+        yield outer
+    finally:
+        subprocess.run([*outer, "kill-server"], capture_output=True, timeout=10)
