@@ -19,6 +19,9 @@ from demopanes import TMUX, attached_in_a_terminal, panes_by_role, wait_for
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
 SESSION = f"selchat-demo-capture-{os.getpid()}"
 WIDTH, HEIGHT = 160, 44
+# What the finished screen shows once every pane has drawn: each TUI's mark on its own line, and
+# bob's action in all three chat panes.
+FINISHED = ("✓ <alice> hi carol", "✓ * bob waves")
 
 
 def outer_screen(outer: list[str], *flags: str) -> str:
@@ -44,8 +47,15 @@ def main() -> None:
             wait_for(raw, r"\* bob waves")
             TMUX.send_line(raw, "/who")
             wait_for(raw, "3 users here")
-            time.sleep(0.5)  # let the TUIs draw their last delivery marks
-            plain = outer_screen(outer)
+            # The capture is of the terminal, which redraws a moment after the demo's panes do.
+            deadline = time.monotonic() + 30
+            while True:
+                plain = outer_screen(outer)
+                if all(text in plain for text in FINISHED) and plain.count("* bob waves") == 3:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the TUIs never drew their last lines:\n" + plain)
+                time.sleep(0.05)
             coloured = outer_screen(outer, "-e")
     finally:
         TMUX.kill_session(SESSION)
