@@ -18,7 +18,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 
 from procinfo import wait_until
 from selchat.server import reactor as reactor_module
@@ -128,22 +127,23 @@ def churn(server: InProcessServer, stayers: list[Reader]) -> None:
 
 
 def settle(server: InProcessServer, stayers: list[Reader]) -> None:
-    """Wait until only the stayers are connected and no timer holds a closed connection."""
+    """Wait until only the stayers are connected and no timer holds a closed connection: none is
+    pending but the presence tick, and cancelled ones, which hold their callbacks until their time
+    comes round, have been discarded."""
     wait_until(lambda: drained(stayers) and server.reactor.connection_count == len(stayers)
-               and sum(not t.cancelled for t in list(server.reactor._timers)) <= 1, 20,
-               "only the stayers are left and no timers are pending but the presence tick")
-    # Cancelled timers still hold their callbacks until their time comes round.
-    time.sleep(0.05)
-    wait_until(lambda: len(server.reactor._timers) <= 1, 20, "cancelled timers have been discarded")
+               and len(server.reactor._timers) <= 1, 20,
+               "only the stayers are left and no timer is held but the presence tick")
+
+
+PER_CONNECTION = (Session, Transport, Member, Connection)
 
 
 def census() -> tuple[dict, int]:
     gc.collect()
-    counts = {cls.__name__: 0 for cls in (Session, Transport, Member, Connection)}
+    counts = {cls.__name__: 0 for cls in PER_CONNECTION}
     for obj in gc.get_objects():
-        name = type(obj).__name__
-        if name in counts and type(obj) in (Session, Transport, Member, Connection):  # not a namesake
-            counts[name] += 1
+        if type(obj) in PER_CONNECTION:  # the classes themselves, not namesakes
+            counts[type(obj).__name__] += 1
     return counts, sys.getallocatedblocks()
 
 
