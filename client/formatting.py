@@ -50,44 +50,38 @@ def _start(stamp: str, mark: str = " ", mark_style: str = "") -> Text:
     return line
 
 
+def _append_body(line: Text, kind: str, nick: str, text: str, own: bool) -> None:
+    """`* nick text` for an action, `<nick> text` otherwise; our own nick reversed, our text bold."""
+    colour = nick_colour(nick)
+    if kind == "action":
+        line.append("* ", "bold")
+        line.append(nick, f"bold {colour}")
+        line.append(" ")
+        line.append(text, "italic")
+    else:
+        line.append("<", "dim")
+        line.append(nick, f"bold {colour}" + (" reverse" if own else ""))
+        line.append("> ", "dim")
+        line.append(text, "bold" if own else "")
+
+
 def chat_line(event: ChatLine, own_nick: str, stamp: Timestamp = clock_time) -> Text:
     """Someone's message, action or private message."""
     own = event.sender == own_nick
     line = _start(stamp(event.ts))
-    colour = nick_colour(event.sender)
     if event.kind == "private":
         line.append("[private] " if not own else f"[private to {event.to}] ", "bold magenta")
-    if event.kind == "action":
-        line.append("* ", "bold")
-        line.append(event.sender, f"bold {colour}")
-        line.append(" ")
-        line.append(event.text, "italic")
-    else:
-        line.append("<", "dim")
-        line.append(event.sender, f"bold {colour}" + (" reverse" if own else ""))
-        line.append("> ", "dim")
-        line.append(event.text, "bold" if own else "")
+    _append_body(line, event.kind, event.sender, event.text, own)
     return line
 
 
-def outgoing_line(line: OutgoingLine, own_nick: str, stamp: Timestamp = clock_time,
-                  ts: float | None = None) -> Text:
+def outgoing_line(line: OutgoingLine, own_nick: str, stamp: Timestamp = clock_time) -> Text:
     """One of our own lines with its delivery mark; shown as soon as it is typed."""
     mark, mark_style = DELIVERY_MARKS[line.delivery]
-    text = _start(stamp(ts), mark, mark_style)
-    colour = nick_colour(own_nick)
+    text = _start(stamp(None), mark, mark_style)
     if line.kind == "private":
         text.append(f"[private to {line.to}] ", "bold magenta")
-    if line.kind == "action":
-        text.append("* ", "bold")
-        text.append(own_nick, f"bold {colour}")
-        text.append(" ")
-        text.append(line.text, "italic")
-    else:
-        text.append("<", "dim")
-        text.append(own_nick, f"bold {colour} reverse")
-        text.append("> ", "dim")
-        text.append(line.text, "bold")
+    _append_body(text, line.kind, own_nick, line.text, own=True)
     if line.delivery is Delivery.PENDING:
         text.append("  (pending)", "dim italic")
     elif line.delivery is Delivery.FAILED:
