@@ -7,7 +7,6 @@ chat; then the dashboard's screen is saved.
 import asyncio
 import logging
 import socket
-import time
 from pathlib import Path
 
 from lineclient import LineClient, json_client
@@ -17,12 +16,6 @@ from selchat.server.reactor import Reactor
 from selchat.server.service import Service
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-async def settle(app: DashboardApp, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
 
 
 async def main() -> None:
@@ -40,14 +33,14 @@ async def main() -> None:
             carol = LineClient(("127.0.0.1", 8081))
             carol.send_line("/nick carol")
             carol.expect("now known as carol")
-            await settle(app, 0.5)
+            await asyncio.sleep(0.5)  # a few of the view's refreshes (every 0.25 s) with all three in
             alice.send_json({"type": "message", "text": "hi all"})
             carol.expect("<alice> hi all")
             carol.send_line("hello from nc")
             bob.expect_json("message", text="hello from nc")
             bob.send_json({"type": "action", "text": "waves"})
             alice.send_json({"type": "ping", "id": 1})
-            await settle(app, 1.0)
+            await asyncio.sleep(1.0)  # a whole rate window (1 s) of this traffic
             OUT.mkdir(parents=True, exist_ok=True)
             app.save_screenshot(filename="dashboard.svg", path=str(OUT))
             await app.run_action("shutdown")
