@@ -17,6 +17,9 @@ from .loadgen import LoadPlan, LoadResult, run_load
 from .servers import ServerSpec, start_server
 
 SERVER_MODE = {"echo": "echo", "broadcast": "chat", "idle": "echo", "join": "chat"}
+# The CPUs this process may use, read once: `measure` narrows our own affinity to the load
+# generator's share, so asking again later would find the server's core gone.
+CPUS_AT_START: tuple[int, ...] = tuple(sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ()
 
 
 @dataclass
@@ -39,10 +42,8 @@ class Settings:
 
     def cpu_split(self) -> tuple[int | None, frozenset[int] | None]:
         """(server CPU, load generator CPUs): the last core for the server, the rest for us."""
-        if not self.pin or not hasattr(os, "sched_getaffinity"):
-            return None, None
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
+        cpus = CPUS_AT_START
+        if not self.pin or len(cpus) < 2:
             return None, None
         return cpus[-1], frozenset(cpus[:-1])
 
