@@ -21,8 +21,9 @@ from typing import Any, Callable
 
 from .sanitize import clean
 from .session import (
-    ClientSession, ConnectionState, DeliveryChanged, Event, LagMeasured, Notice, OutgoingLine,
-    PasswordNeeded, Pong, ServerError, ServerPing, StatusChanged, Welcome, decode, encode,
+    PROTOCOL_VERSION, ClientSession, ConnectionState, DeliveryChanged, Event, LagMeasured, Notice,
+    OutgoingLine, PasswordNeeded, Pong, ServerError, ServerPing, StatusChanged, Welcome, decode,
+    encode,
 )
 
 # A line may be up to the server's --max-line (8 KiB by default) as JSON-escaped text; leave room.
@@ -254,12 +255,11 @@ class ChatClient:
             self._write(line.request())
         return line
 
-    def _write(self, request: dict[str, Any]) -> bool:
+    def _write(self, request: dict[str, Any]) -> None:
+        """Write one request if connected; otherwise drop it (the session re-sends what matters)."""
         writer = self._writer
-        if writer is None or writer.is_closing():
-            return False
-        writer.write(encode(request))
-        return True
+        if writer is not None and not writer.is_closing():
+            writer.write(encode(request))
 
     def _emit(self, event: Event) -> None:
         self.on_event(event)
@@ -383,7 +383,7 @@ class ChatClient:
                 continue
             if isinstance(event, ServerError) and event.code == "unsupported_protocol":
                 # Retrying will not teach the server our protocol.
-                self._fatal = f"server refused protocol {self.session.hello()['protocol']}: {event.message}"
+                self._fatal = f"server refused protocol {PROTOCOL_VERSION}: {event.message}"
                 return self._fatal
             if isinstance(event, ServerError) and event.code in ("auth_required", "bad_password"):
                 # Hang up at once: the server closes anyway (after a penalty, for a wrong one).
