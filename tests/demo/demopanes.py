@@ -7,6 +7,7 @@ test or a script needs: finding panes by role, waiting for a pattern, attaching 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import subprocess
@@ -57,12 +58,14 @@ def attached_in_a_terminal(session: str, width: int, height: int, timeout: float
 
     The terminal is an outer tmux on a private socket; what is yielded is its command prefix
     (`tmux -L ...`), to capture it. Its pane lingers after the demo exits, and the outer tmux is
-    killed on the way out; removing the demo's own session is the caller's business.
+    killed (and its socket file removed) on the way out; removing the demo's own session is the caller's business.
     """
     outer = ["tmux", "-L", f"{session}-outer"]
     command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {session}; sleep 30"
     subprocess.run([*outer, "new-session", "-d", "-x", str(width), "-y", str(height), command], check=True,
                    timeout=10)
+    socket_path = subprocess.run([*outer, "display-message", "-p", "#{socket_path}"], capture_output=True,
+                                 text=True, timeout=10).stdout.strip()
     try:
         deadline = time.monotonic() + timeout
         while not tmux_clients(session):
@@ -72,3 +75,6 @@ def attached_in_a_terminal(session: str, width: int, height: int, timeout: float
         yield outer
     finally:
         subprocess.run([*outer, "kill-server"], capture_output=True, timeout=10)
+        if socket_path:  # kill-server leaves the socket file behind
+            with contextlib.suppress(OSError):
+                os.unlink(socket_path)
