@@ -7,6 +7,7 @@ descriptors come back (read from /proc/PID/fd).
 
 from __future__ import annotations
 
+import itertools
 import re
 import resource
 import select
@@ -184,14 +185,11 @@ def test_a_half_closed_client_gets_everything_it_is_owed_then_the_close(run_serv
 
 
 def limit_for(pid: int, free: int) -> int:
-    """The RLIMIT_NOFILE that leaves the process exactly `free` more descriptors."""
+    """The RLIMIT_NOFILE that leaves the process exactly `free` more descriptors: the number of
+    the (free + 1)th descriptor it does not use (holes below its highest one count too)."""
     taken = open_fds(pid)
-    limit = max(taken) + 1
-    while limit - len(taken) < free:
-        limit += 1
-    while limit - len([fd for fd in taken if fd < limit]) > free:  # holes below the top count too
-        limit -= 1
-    return limit
+    unused = (fd for fd in itertools.count() if fd not in taken)
+    return next(itertools.islice(unused, free, None))
 
 
 def greeted(sock: socket.socket) -> bool:
