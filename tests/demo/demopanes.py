@@ -58,7 +58,8 @@ def attached_in_a_terminal(session: str, width: int, height: int, timeout: float
 
     The terminal is an outer tmux on a private socket; what is yielded is its command prefix
     (`tmux -L ...`), to capture it. Its pane lingers after the demo exits, and the outer tmux is
-    killed (and its socket file removed) on the way out; removing the demo's own session is the caller's business.
+    killed (and its socket file removed) on the way out; removing the demo's own session is the
+    caller's business.
     """
     outer = ["tmux", "-L", f"{session}-outer"]
     command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {session}; sleep 30"
