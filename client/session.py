@@ -372,28 +372,22 @@ class ClientSession:
         Usually that is just the event itself, plus `DeliveryChanged` when it confirms or refuses
         one of our lines.  Replayed history we have already shown is swallowed.
         """
-        out: list[Event] = []
+        settled: list[Event] = []
         if isinstance(event, ChatLine):
             if self.is_duplicate_replay(event):
                 return []
             if event.ts is not None:
                 self._last_seen_ts = max(self._last_seen_ts, event.ts)
-            mine = self._settle(event.id, Delivery.DELIVERED) if event.id is not None else None
-            if mine is not None:
-                out.append(DeliveryChanged(mine))
-                return out  # the UI already shows the line; it only needs to mark it delivered
+            settled = self._settle(event.id, Delivery.DELIVERED)
+            if settled:
+                return settled  # the UI already shows the line; it only needs to mark it delivered
         elif isinstance(event, Reply):
             # The protocol puts `id` on the sender's copy; if a server leaves it off a reply,
             # replies still come back in order, so the oldest line in flight is the one answered.
             line_id = event.id if event.id is not None else self._oldest_in_flight()
-            mine = self._settle(line_id, Delivery.DELIVERED) if line_id is not None else None
-            if mine is not None:
-                out.append(DeliveryChanged(mine))
+            settled = self._settle(line_id, Delivery.DELIVERED)
         elif isinstance(event, ServerError):
-            if event.id is not None:
-                mine = self._settle(event.id, Delivery.FAILED, event.message or event.code)
-                if mine is not None:
-                    out.append(DeliveryChanged(mine))
+            settled = self._settle(event.id, Delivery.FAILED, event.message or event.code)
             if event.code in ("nick_in_use", "bad_nick") and self.nick \
                     and (event.id is None or str(event.id) == self._nick_request_id):
                 self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
@@ -418,18 +412,20 @@ class ClientSession:
             self.users = [u for u in self.users if u not in gone]
             self.users += [n for n in event.joined if n not in self.users]
             self.user_count = event.user_count
-        out.insert(0, event)
-        return out
+        return [event, *settled]
 
     def _oldest_in_flight(self) -> str | None:
         return next((line.id for line in self.outbox.values() if line.delivery is Delivery.SENT), None)
 
-    def _settle(self, line_id: str | int, delivery: Delivery, error: str = "") -> OutgoingLine | None:
-        line = self.outbox.pop(str(line_id), None)
-        if line is not None:
-            line.delivery = delivery
-            line.error = error
-        return line
+    def _settle(self, line_id: str | int | None, delivery: Delivery, error: str = "") -> list[Event]:
+        """Take our line `line_id` out of the outbox as delivered or failed: `[DeliveryChanged]`,
+        or `[]` if it is not one of ours (or there is no id)."""
+        line = self.outbox.pop(str(line_id), None) if line_id is not None else None
+        if line is None:
+            return []
+        line.delivery = delivery
+        line.error = error
+        return [DeliveryChanged(line)]
 
     def pending(self) -> Iterable[OutgoingLine]:
         """Lines not yet confirmed, oldest first."""
