@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import signal
 import sys
 import threading
 import time
@@ -237,31 +236,22 @@ class LoopThread(threading.Thread):
         super().__init__(name="selchat-reactor", daemon=True)
         self.reactor = reactor
         self.crash: BaseException | None = None
-        self.left_wakeup_fd_set = False
 
     def run(self) -> None:
         try:
             self.reactor.run()
-        except ValueError as exc:
-            # Reactor.run() ends by resetting signal.set_wakeup_fd, which Python allows only on
-            # the main thread. The loop itself has finished; the main thread resets the fd.
-            if "main thread" not in str(exc):
-                self.crash = exc
-                log.exception("the loop stopped with an error")
-            self.left_wakeup_fd_set = True
         except BaseException as exc:
             self.crash = exc
             log.exception("the loop stopped with an error")
 
 
 def listening_addresses(reactor: Reactor) -> list[str]:
-    """HOST:PORT of each listener; the reactor registers listeners with no data attached."""
+    """HOST:PORT of each listener."""
     addresses = []
-    for key in list(reactor.selector.get_map().values()):
-        if key.data is None:
-            with contextlib.suppress(OSError):
-                host, port = key.fileobj.getsockname()[:2]
-                addresses.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    for sock in reactor.listeners():
+        with contextlib.suppress(OSError):
+            host, port = sock.getsockname()[:2]
+            addresses.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     return addresses
 
 
@@ -438,8 +428,7 @@ def run_dashboard(reactor: Reactor, service: Service) -> int:
             result = app.run()
         finally:
             _stop_loop(app)
-    if app.loop_thread.left_wakeup_fd_set:
-        signal.set_wakeup_fd(-1)
+    reactor.release_signals()  # the loop ran on another thread, which may not do this
     for line in capture.warnings:
         print(line, file=sys.stderr)
     return result if result is not None else 1

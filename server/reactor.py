@@ -6,9 +6,10 @@ The loop in one turn (`Reactor.run_once`):
 2. accept on listeners until EAGAIN; `recv()` once from each readable connection and hand the
    bytes to its handler; `send()` to each writable connection;
 3. fire due timers and signal callbacks;
-4. close the connections that broke a limit during the turn (never in the middle of a handler, so
-   a broadcast loop is never cut short);
-5. flush: one `send()` per connection that got output this turn, however many messages were
+4. mark the connections that broke a limit during the turn, to be closed at its end (never in the
+   middle of a handler, so a broadcast loop is never cut short);
+5. report the turn (`--trace`, the dashboard's `on_turn`), then close the connections of step 4;
+6. flush: one `send()` per connection that got output this turn, however many messages were
    queued for it. What the kernel does not take is kept, and only then is write interest
    registered, until the rest has gone.
 
@@ -32,6 +33,7 @@ import signal
 import socket
 import ssl
 import sys
+import threading
 import time
 from typing import Callable
 
@@ -387,6 +389,10 @@ class Reactor:
         """Make `run()` return after the current turn."""
         self._stopping = True
 
+    def listeners(self) -> list[socket.socket]:
+        """The listening sockets (paused ones included)."""
+        return [sock for sock, *_ in self._listeners.values()]
+
     def connections(self) -> list[Transport]:
         """Every open connection, including those whose handshake is still running."""
         watched = [key.data for key in self.selector.get_map().values() if type(key.data) is Transport]
@@ -400,9 +406,16 @@ class Reactor:
             while not self._stopping:
                 self.run_once()
         finally:
-            if self._wakeup_fd_set:
-                signal.set_wakeup_fd(-1)
-                self._wakeup_fd_set = False
+            # Python lets only the main thread touch the wakeup fd; a loop run on another thread
+            # (the dashboard's) leaves that to its owner, who calls release_signals() itself.
+            if threading.current_thread() is threading.main_thread():
+                self.release_signals()
+
+    def release_signals(self) -> None:
+        """Stop waking this loop for signals (main thread only)."""
+        if self._wakeup_fd_set:
+            signal.set_wakeup_fd(-1)
+            self._wakeup_fd_set = False
 
     def run_once(self) -> None:
         # No EINTR handling: since PEP 475 select() retries by itself after a signal handler.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import time
 
@@ -12,7 +13,7 @@ import pytest
 from lineclient import LineClient, json_client
 from selchat.server.chat import Mode, Room
 from selchat.server.dashboard import (
-    DashboardApp, LogCapture, RateMeter, TurnRecord, TurnRecorder, logging_routed_to,
+    DashboardApp, LogCapture, LoopThread, RateMeter, TurnRecord, TurnRecorder, logging_routed_to,
 )
 from selchat.server.reactor import Reactor
 from selchat.server.service import Service
@@ -121,3 +122,23 @@ def test_logging_is_routed_and_restored():
     assert root.handlers == before
     assert [line.endswith("WARNING careful") for _, line in capture.lines] == [True]
     assert list(capture.warnings)[0].endswith("careful")
+
+
+def test_a_crash_of_the_loop_thread_is_reported_even_with_signal_handlers_installed():
+    # The CLI installs signal handlers (on the main thread) before the dashboard runs the loop on
+    # another thread; the loop's error must come through, not an error about the wakeup fd.
+    reactor = Reactor()
+    previous = signal.getsignal(signal.SIGUSR1)
+    reactor.add_signal_handler(signal.SIGUSR1, lambda signum: None)
+    try:
+        def boom() -> None:
+            raise RuntimeError("boom")
+
+        reactor.call_soon_threadsafe(boom)
+        thread = LoopThread(reactor)
+        thread.start()
+        thread.join(5)
+        assert isinstance(thread.crash, RuntimeError) and str(thread.crash) == "boom"
+    finally:
+        reactor.release_signals()
+        signal.signal(signal.SIGUSR1, previous)
