@@ -34,8 +34,8 @@ class ChatInput(Input):
         self.history: list[str] = []
         self._history_index = 0  # == len(history): editing a fresh line
         self._draft = ""
-        self._completion: tuple[str, list[str], int, int] | None = None  # (prefix, matches, i, start)
-        self._completed_value: str | None = None  # the value right after our last completion
+        # The last completion: (matches, index, start of the word, the value it left).
+        self._completion: tuple[list[str], int, int, str] | None = None
 
     # -- history --
 
@@ -70,8 +70,8 @@ class ChatInput(Input):
 
     def action_complete_nick(self) -> None:
         """Complete the word before the cursor to a nick; Tab again cycles through matches."""
-        if self._completion is not None and self._completion_still_applies():
-            prefix, matches, index, start = self._completion
+        if self._completion is not None and self._completion[3] == self.value:  # Tab again
+            matches, index, start, _ = self._completion
             index = (index + 1) % len(matches)
         else:
             before = self.value[: self.cursor_position]
@@ -91,11 +91,7 @@ class ChatInput(Input):
         after = self.value[self.cursor_position:]
         self.value = self.value[:start] + nick + suffix + after.lstrip(" ")
         self.cursor_position = start + len(nick) + len(suffix)
-        self._completion = (prefix, matches, index, start)
-        self._completed_value = self.value
-
-    def _completion_still_applies(self) -> bool:
-        return self._completed_value == self.value
+        self._completion = (matches, index, start, self.value)
 
     # -- paste --
 
