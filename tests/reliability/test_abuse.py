@@ -88,6 +88,19 @@ def test_a_slowloris_crowd_from_one_address_is_capped_then_timed_out(run_server)
     assert not [line for line in server.log if " ERROR " in line or "Traceback" in line]
 
 
+def closes_within(sock: socket.socket, seconds: float) -> bool:
+    """Read (and drop) what arrives for up to `seconds`; whether the server closed meanwhile."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([sock], [], [], left)[0]:
+            try:
+                if sock.recv(65536) == b"":
+                    return True
+            except ConnectionResetError:
+                return True
+    return False
+
+
 def test_a_text_slowloris_dribbling_whitespace_is_closed_as_idle(run_server):
     server = run_server("--idle-timeout", str(IDLE))
     with socket.create_connection(server.address, timeout=10) as sock:
@@ -96,14 +109,9 @@ def test_a_text_slowloris_dribbling_whitespace_is_closed_as_idle(run_server):
         while not closed and time.monotonic() < deadline:
             try:
                 sock.send(b" ")  # alone for longer than 0.2 s, it is taken as a (blank) line
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError):  # the server closed, and said so
+                closed = True
                 break
-            # Wait for the server to close, pacing the drip (a byte every 0.3 s) meanwhile.
-            pause = time.monotonic() + 0.3
-            while not closed and (left := pause - time.monotonic()) > 0:
-                if select.select([sock], [], [], left)[0]:
-                    try:
-                        closed = sock.recv(65536) == b""
-                    except ConnectionResetError:
-                        closed = True
+            # The drip's pace (a byte every 0.3 s), spent waiting for the close.
+            closed = closes_within(sock, 0.3)
         assert closed, f"a connection that sent nothing but spaces for {4 * IDLE:g}s is still open"
