@@ -12,7 +12,6 @@ from typing import Callable
 
 import pytest
 
-from credentials import PASSWORD  # noqa: F401  (the client tests import it from here)
 from selchat.client.net import Backoff, ChatClient
 from selchat.client.session import ConnectionState, Delivery, DeliveryChanged, Event, StatusChanged
 

@@ -4,7 +4,8 @@ import asyncio
 
 from textual.widgets import Input, Label
 
-from conftest import PASSWORD, SIZE, connected, log_text, status_text, wait_until
+from conftest import SIZE, connected, log_text, status_text, wait_until
+from credentials import PASSWORD
 from selchat.client.app import SelchatApp
 from selchat.client.net import Backoff, ChatClient, tls_context
 from selchat.client.widgets import PasswordPrompt
