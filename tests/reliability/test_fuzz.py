@@ -247,23 +247,27 @@ def check_outgoing(room: Room, sender: Member | None, outgoing) -> None:
 
 @st.composite
 def room_sessions(draw):
-    """A room in some mode with a few members (text and JSON), and a script of what they do."""
-    mode = draw(st.sampled_from(list(Mode)))
-    room = Room(mode, history=draw(st.integers(0, 3)), max_line=64)
-    return room, draw(st.lists(st.booleans(), min_size=1, max_size=4)), mode
+    """A room in some mode, and for each of its first few members whether it speaks JSON."""
+    room = Room(draw(st.sampled_from(list(Mode))), history=draw(st.integers(0, 3)), max_line=64)
+    return room, draw(st.lists(st.booleans(), min_size=1, max_size=4))
+
+
+HELLO_NICKS = st.one_of(st.none(), NICKISH)
 
 
 @FUZZ
 @given(setup=room_sessions(), data=st.data())
 def test_the_room_answers_any_request_with_encodable_notifications(setup, data):
-    room, json_flags, _ = setup
+    room, json_flags = setup
     now = 1000.0
-    members = []
-    for is_json in json_flags:
+
+    def join(is_json: bool) -> Member:
         member = room.connect()
-        hello = ev.Hello(PROTOCOL_VERSION, data.draw(st.one_of(st.none(), NICKISH))) if is_json else None
+        hello = ev.Hello(PROTOCOL_VERSION, data.draw(HELLO_NICKS)) if is_json else None
         check_outgoing(room, member, room.join(member, now, hello))
-        members.append(member)
+        return member
+
+    members = [join(is_json) for is_json in json_flags]
     for _ in range(data.draw(st.integers(1, 25))):
         now += 0.5
         action = data.draw(st.sampled_from(["request"] * 6 + ["leave", "presence"]))
@@ -282,10 +286,7 @@ def test_the_room_answers_any_request_with_encodable_notifications(setup, data):
                 continue
         # The member is gone (left or quit): a new connection takes its place, as after a reconnect.
         assert member not in room.members
-        fresh = room.connect()
-        hello = ev.Hello(PROTOCOL_VERSION, data.draw(st.one_of(st.none(), NICKISH))) if member.json else None
-        check_outgoing(room, fresh, room.join(fresh, now, hello))
-        members[index] = fresh
+        members[index] = join(member.json)
         # The room's bookkeeping stays consistent: joined members only, unique nicks.
         keys = [m.nick.casefold() for m in room.members]
         assert len(keys) == len(set(keys))
