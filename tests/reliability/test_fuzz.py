@@ -151,28 +151,28 @@ def test_the_framer_never_returns_a_line_over_max_line(max_line, chunks):
 # one byte over --max-line, accepted. Fixed; these keep it fixed.
 
 
-@pytest.mark.parametrize("finish", ["quiet", "eof"])
-def test_a_partial_line_over_max_line_is_refused_like_a_complete_one(finish):
+def partial_line_events(data: bytes, finish: str) -> list:
+    """What a max_line 16 connection makes of `data` with no newline, ended by a quiet spell or by
+    the end of input."""
     conn = Connection(16)
-    conn.receive_data(b"x" * 17, 0.0)
+    conn.receive_data(data, 0.0)
     if finish == "quiet":
         conn.flush_partial(PARTIAL_LINE_QUIET + 1)
     else:
         conn.receive_data(b"", 1.0)
-    events = drain(conn)
+    return drain(conn)
+
+
+@pytest.mark.parametrize("finish", ["quiet", "eof"])
+def test_a_partial_line_over_max_line_is_refused_like_a_complete_one(finish):
+    events = partial_line_events(b"x" * 17, finish)
     assert not any(isinstance(e, ev.TextLine) for e in events), events
     assert [e.code for e in events if isinstance(e, ev.Error)] == ["line_too_long"]
 
 
 @pytest.mark.parametrize("finish", ["quiet", "eof"])
 def test_a_partial_line_of_max_line_bytes_and_a_cr_is_accepted(finish):
-    conn = Connection(16)
-    conn.receive_data(b"x" * 16 + b"\r", 0.0)
-    if finish == "quiet":
-        conn.flush_partial(PARTIAL_LINE_QUIET + 1)
-    else:
-        conn.receive_data(b"", 1.0)
-    assert drain(conn)[0] == ev.TextLine("x" * 16)
+    assert partial_line_events(b"x" * 16 + b"\r", finish)[0] == ev.TextLine("x" * 16)
 
 
 # --- 2. random lines into the command parser and the room ---------------------------------------
