@@ -27,6 +27,9 @@ NO_THROTTLE = ("--rate", "0")
 
 
 def chatter(server, nick: str) -> LineClient:
+    """A text user called `nick`. Unlike lineclient.text_user it sends /nick at once rather than
+    wait for the greeting, which a silent client gets only after the 0.3 s hello grace: a dozen
+    of those would add seconds to these tests and prove nothing more."""
     client = LineClient(server.address)
     client.send_line(f"/nick {nick}")
     client.expect(rf"is now known as {nick}$")
