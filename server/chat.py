@@ -114,6 +114,11 @@ class Room:
         self._joins = _Tally()  # held back in a large room until the next presence_summary()
         self._leaves = _Tally()
 
+    @property
+    def connected_count(self) -> int:
+        """Members connected, joined or not (each holds a nick)."""
+        return len(self._by_key)
+
     # --- membership ------------------------------------------------------------------------
 
     def connect(self, link=None) -> Member:

@@ -389,6 +389,11 @@ class Reactor:
         """Make `run()` return after the current turn."""
         self._stopping = True
 
+    @property
+    def timer_count(self) -> int:
+        """Timers held, cancelled ones included until their time comes round."""
+        return len(self._timers)
+
     def listeners(self) -> list[socket.socket]:
         """The listening sockets (paused ones included)."""
         return [sock for sock, *_ in self._listeners.values()]

@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import ssl
+import struct
 import time
 
 
@@ -86,6 +87,21 @@ class LineClient:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0: the kernel sends RST instead of FIN and drops unsent data."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def stalled_reader(address: tuple[str, int], nick: str = "stalled") -> socket.socket:
+    """A client that joins and then never reads: a small receive buffer, set before connecting."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(address)
+    sock.sendall(f"/nick {nick}\n".encode())
+    return sock
 
 
 def text_user(address: tuple[str, int], nick: str, **kwargs) -> LineClient:

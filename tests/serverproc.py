@@ -42,6 +42,10 @@ class ServerProcess:
                 raise TimeoutError(f"no log line matched {pattern!r}; log:\n" + "\n".join(self.log))
             return next(line for line in self.log if regex.search(line))
 
+    def errors(self) -> list[str]:
+        """Log lines at ERROR level, and tracebacks: a healthy run has none."""
+        return [line for line in self.log if " ERROR " in line or "Traceback" in line]
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -12,14 +12,13 @@ import re
 import resource
 import select
 import socket
-import struct
 import subprocess
 import sys
 import time
 
 import pytest
 
-from lineclient import LineClient, json_client
+from lineclient import LineClient, json_client, reset, stalled_reader
 from procinfo import cpu_seconds, fd_count, open_fds, wait_for_fd_count, wait_until
 
 # Lines a second are not limited here: some tests flood on purpose.
@@ -34,16 +33,6 @@ def chatter(server, nick: str) -> LineClient:
     client.send_line(f"/nick {nick}")
     client.expect(rf"is now known as {nick}$")
     return client
-
-
-def errors_logged(server) -> list[str]:
-    return [line for line in server.log if " ERROR " in line or "Traceback" in line]
-
-
-def reset(sock: socket.socket) -> None:
-    """Close with SO_LINGER 0: the kernel sends RST instead of FIN and drops unsent data."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 # --- a client killed mid-line -----------------------------------------------------------------
@@ -98,7 +87,7 @@ def test_a_client_killed_mid_line_leaves_and_the_others_chat_on(run_server, dial
     fragments = [line for line in alice.lines if line.startswith("<victim>")]
     assert fragments == [] if dialect == "json" else fragments in ([], ["<victim> cut off mid-wo"])
     wait_for_fd_count(server.proc.pid, baseline)
-    assert server.proc.poll() is None and errors_logged(server) == []
+    assert server.proc.poll() is None and server.errors() == []
 
 
 # --- resets ---------------------------------------------------------------------------------------
@@ -117,16 +106,7 @@ def test_a_reset_mid_line_is_a_leave_and_nothing_more(run_server):
     alice.send_line("after the reset")
     bob.expect(r"^<alice> after the reset$")
     wait_for_fd_count(server.proc.pid, baseline)
-    assert server.proc.poll() is None and errors_logged(server) == []
-
-
-def stalled_reader(server, nick: str) -> socket.socket:
-    """A client that joins and then never reads (a small receive buffer, set before connecting)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(server.address)
-    sock.sendall(f"/nick {nick}\n".encode())
-    return sock
+    assert server.proc.poll() is None and server.errors() == []
 
 
 def flood(sender: LineClient, readers: list[LineClient], megabytes: int, tag: str) -> None:
@@ -144,7 +124,7 @@ def test_a_reset_while_output_is_queued_for_it_costs_no_one_else(run_server):
     server = run_server("--max-sendq", str(64 << 20), *NO_THROTTLE)
     alice, bob = chatter(server, "alice"), chatter(server, "bob")
     baseline = fd_count(server.proc.pid)
-    victim = stalled_reader(server, "victim")
+    victim = stalled_reader(server.address, "victim")
     alice.expect(r"is now known as victim$")
     flood(alice, [alice, bob], 6, "f")  # more than the kernel's socket buffers hold
     reset(victim)
@@ -154,7 +134,7 @@ def test_a_reset_while_output_is_queued_for_it_costs_no_one_else(run_server):
     bob.expect(r"^<alice> after the reset$")
     assert len([line for line in bob.lines if line.startswith("<alice> f")]) == 6 * 20 * 50
     wait_for_fd_count(server.proc.pid, baseline)
-    assert server.proc.poll() is None and errors_logged(server) == []
+    assert server.proc.poll() is None and server.errors() == []
 
 
 # --- a half-close -----------------------------------------------------------------------------
@@ -164,7 +144,7 @@ def test_a_half_closed_client_gets_everything_it_is_owed_then_the_close(run_serv
     server = run_server("--max-sendq", str(64 << 20), *NO_THROTTLE)
     alice = chatter(server, "alice")
     baseline = fd_count(server.proc.pid)
-    half = stalled_reader(server, "half")
+    half = stalled_reader(server.address, "half")
     alice.expect(r"is now known as half$")
     flood(alice, [alice], 4, "h")  # megabytes queued for `half`, which is not reading yet
     half.sendall(b"last words\n")
@@ -181,7 +161,7 @@ def test_a_half_closed_client_gets_everything_it_is_owed_then_the_close(run_serv
     assert flooded == [f"h{batch}.{n}" for batch in range(4 * 20) for n in range(50)]
     assert lines[-1] == "<half> last words"
     wait_for_fd_count(server.proc.pid, baseline)
-    assert errors_logged(server) == []
+    assert server.errors() == []
 
 
 # --- no descriptors left --------------------------------------------------------------------------
@@ -254,7 +234,7 @@ def test_out_of_descriptors_the_loop_pauses_accepts_logs_once_serves_on_and_reco
     who = keepers[0].expect(r"users here")
     assert all(f"waiting{n}" in who for n in range(6)) and "keeper5" not in who
     assert server.proc.poll() is None
-    assert [line for line in errors_logged(server) if "accept() failed" not in line] == []
+    assert [line for line in server.errors() if "accept() failed" not in line] == []
     for sock in waiting:
         sock.close()
 

@@ -15,10 +15,10 @@ import logging
 import re
 import selectors
 import socket
-import struct
 import sys
 import threading
 
+from lineclient import reset
 from procinfo import wait_until
 from selchat.server import reactor as reactor_module
 from selchat.server.chat import Member, Mode, Room
@@ -89,7 +89,6 @@ def read_to_eof(sock: socket.socket) -> None:
 def churn(server: InProcessServer, stayers: list[Reader]) -> None:
     """PER_KIND connections of each kind, each one gone by the end."""
     address = server.address
-    rst = struct.pack("ii", 1, 0)
     for n in range(PER_KIND):
         with socket.create_connection(address) as sock:  # a line, then close
             sock.sendall(b"hello %d\n" % n)
@@ -97,8 +96,7 @@ def churn(server: InProcessServer, stayers: list[Reader]) -> None:
             sock.sendall(b'{"type":"hello","protocol":1}\n{"type":"message","text":"beep","id":1}\n')
         sock = socket.create_connection(address)  # half a line, then reset
         sock.sendall(b"half a li")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, rst)
-        sock.close()
+        reset(sock)
         sock = socket.create_connection(address)  # /quit, read to the server's close
         sock.sendall(b"/quit bye\n")
         read_to_eof(sock)
@@ -131,7 +129,7 @@ def settle(server: InProcessServer, stayers: list[Reader]) -> None:
     pending but the presence tick, and cancelled ones, which hold their callbacks until their time
     comes round, have been discarded."""
     wait_until(lambda: drained(stayers) and server.reactor.connection_count == len(stayers)
-               and len(server.reactor._timers) <= 1, 20,
+               and server.reactor.timer_count <= 1, 20,
                "only the stayers are left and no timer is held but the presence tick")
 
 
@@ -173,7 +171,7 @@ def test_no_connection_state_outlives_its_connection(monkeypatch):
         server.stop()
         for reader in stayers:
             reader.sock.close()
-    assert len(server.room.members) == STAYERS and len(server.room._by_key) == STAYERS
+    assert len(server.room.members) == STAYERS and server.room.connected_count == STAYERS
     # 5 * PER_KIND + 3 = 203 connections come and go each round: a leak of one object each is
     # 203 more blocks every round. Without a leak the count still moves by a few dozen blocks a
     # round (containers sized by each round's peak, free lists): hence the smallest of three.

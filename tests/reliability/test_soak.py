@@ -220,7 +220,7 @@ def check_delivery(driver: Driver, result: dict) -> None:
 
 
 def check_log(server) -> None:
-    errors = [line for line in server.log if " ERROR " in line or "Traceback" in line]
+    errors = server.errors()
     assert errors == []
     warnings = [line for line in server.log if " WARNING " in line]
     drops = [re.search(r"WARNING (slow\d+) \(127\.0\.0\.1\) dropped: too slow", line) for line in warnings]
