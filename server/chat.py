@@ -76,19 +76,35 @@ class _Tally:
         return taken
 
 
+class Login:
+    """How far a member has got with the server's password."""
+
+    __slots__ = ("done", "asked", "failures")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.asked = False  # told that this server needs one
+        self.failures = 0
+
+
 class Member:
     """One connection as the chat sees it. `link` is the caller's; the room never reads it."""
 
-    __slots__ = ("nick", "joined", "json", "link", "authenticated", "asked_password", "auth_failures")
+    __slots__ = ("nick", "joined", "json", "link", "login")
 
     def __init__(self, nick: str, link=None) -> None:
         self.nick = nick
         self.joined = False
         self.json = False
         self.link = link
-        self.authenticated = False
-        self.asked_password = False  # told that this server needs one
-        self.auth_failures = 0
+        # Only on a server with a password, from the member's first attempt: memory per idle
+        # connection is a target.
+        self.login: Login | None = None
+
+    @property
+    def asked_password(self) -> bool:
+        """Told that this server needs a password (and not in yet)."""
+        return self.login is not None and self.login.asked
 
     def __repr__(self) -> str:
         return f"<Member {self.nick}{' joined' if self.joined else ''}>"
@@ -134,7 +150,7 @@ class Room:
             return out
         if hello is not None:
             member.json = True
-        if self.password is not None and not member.authenticated:
+        if self.password is not None and not (member.login and member.login.done):
             refused = self._check_password(member, hello.password if hello else None)
             if refused is not None:
                 return refused
@@ -296,23 +312,26 @@ class Room:
 
     def _check_password(self, member: Member, supplied: str | None) -> Outgoing | None:
         """None if `supplied` is right; otherwise what to tell (and do to) the member."""
+        login = member.login
+        if login is None:
+            login = member.login = Login()
         if supplied is not None and hmac.compare_digest(supplied.encode(), self.password.encode()):
-            member.authenticated = True
+            login.done = True
             return None
         if supplied is None:
             if member.json:
                 return [(member, ev.Error("auth_required", 'this server needs a password: send it in the '
                                                            'hello\'s "password" field')),
                         (member, ev.Disconnect("no password"))]
-            if member.asked_password:
+            if login.asked:
                 return []
-            member.asked_password = True
+            login.asked = True
             return [(member, ev.Notice("this server needs a password: type /pass PASSWORD", "auth_required"))]
-        member.asked_password = True
-        member.auth_failures += 1
+        login.asked = True
+        login.failures += 1
         out = [(member, ev.Error("bad_password", "wrong password")),
-               (member, ev.LogLine(logging.WARNING, f"wrong password (attempt {member.auth_failures})"))]
-        if member.json or member.auth_failures >= MAX_PASSWORD_ATTEMPTS:
+               (member, ev.LogLine(logging.WARNING, f"wrong password (attempt {login.failures})"))]
+        if member.json or login.failures >= MAX_PASSWORD_ATTEMPTS:
             out.append((member, ev.Disconnect("wrong password", delay=PASSWORD_PENALTY)))
         else:
             out.append((member, ev.Pause(PASSWORD_PENALTY)))

@@ -25,6 +25,19 @@ _LOOP_INSTRUCTIONS = (ev.Disconnect, ev.Pause, ev.LogLine)
 SHUTDOWN_DRAIN = 3.0
 
 
+class _Flow:
+    """A connection's flow control: its token bucket, the request held back while it waits, and
+    until when it waits. Made on the first line that needs it, so idle connections have none."""
+
+    __slots__ = ("bucket", "held", "paused_until", "noticed_at")
+
+    def __init__(self, bucket: TokenBucket | None) -> None:
+        self.bucket = bucket
+        self.held = None
+        self.paused_until = 0.0
+        self.noticed_at = -math.inf  # when the peer was last told it is being throttled
+
+
 class Session:
     """One connection: its transport, its protocol state and its chat member.
 
@@ -34,8 +47,7 @@ class Session:
     no timer (memory per connection is a target: see docs/benchmarks.md).
     """
 
-    __slots__ = ("service", "transport", "conn", "member", "last_active", "bucket",
-                 "_held", "_paused_until", "_throttle_noticed", "_pinged", "_timer")
+    __slots__ = ("service", "transport", "conn", "member", "last_active", "_flow", "_pinged", "_timer")
 
     def __init__(self, service: "Service", transport: Transport) -> None:
         now = service.reactor.now
@@ -44,10 +56,7 @@ class Session:
         self.conn = Connection(service.room.max_line)
         self.member = service.room.connect(self)
         self.last_active = now  # of the last complete request; until one comes, of connecting
-        self.bucket: TokenBucket | None = None  # made on the first line, if flood control is on
-        self._held = None  # a request that arrived while flood control held this connection back
-        self._paused_until = 0.0
-        self._throttle_noticed = -1e9
+        self._flow: _Flow | None = None  # made on the first line that needs it
         self._pinged = False
         self._timer = None
         self._schedule()
@@ -92,26 +101,23 @@ class Session:
         rate = service.rate
         transport = self.transport
         while not transport.closing:  # after /quit, the rest of the input is not read
-            event = self._held
-            if event is None:
+            flow = self._flow
+            if flow is not None and flow.held is not None:
+                event, flow.held = flow.held, None
+            else:
                 event = conn.next_event()
                 if event is NEED_DATA:
                     return
-            else:
-                self._held = None
-            if reactor.now < self._paused_until:
-                self._hold(event, self._paused_until)
+            if flow is not None and reactor.now < flow.paused_until:
+                self._hold(event, flow.paused_until)
                 return
             if type(event) is ev.ConnectionClosed:
                 deliver(room.leave(member, event.reason, reactor.wall))
                 self.transport.close(event.reason)
                 return
-            if rate:
-                if self.bucket is None:
-                    self.bucket = TokenBucket(rate, service.burst, reactor.now)
-                if not self.bucket.take(reactor.now):
-                    self._throttle(event)
-                    return
+            if rate and not self._flow_state().bucket.take(reactor.now):
+                self._throttle(event)
+                return
             if type(event) is not ev.TextLine or event.text.strip():
                 # Blank lines are no sign of life: a slowloris could dribble spaces forever.
                 self.last_active = reactor.now
@@ -124,26 +130,34 @@ class Session:
                 deliver(room.join(member, now))
             deliver(room.handle(member, event, now))
 
+    def _flow_state(self) -> "_Flow":
+        if self._flow is None:
+            service = self.service
+            self._flow = _Flow(TokenBucket(service.rate, service.burst, service.reactor.now) if service.rate else None)
+        return self._flow
+
+    @property
+    def _paused_until(self) -> float:
+        return self._flow.paused_until if self._flow is not None else 0.0
+
     def _hold(self, event, until: float) -> None:
         """Keep `event` and stop reading until `until`: nothing is lost, the peer is slowed."""
-        self._held = event
-        self._paused_until = max(self._paused_until, until)
-        self.transport.pause_reading()
-        self._schedule()
+        self._flow_state().held = event
+        self.pause_until(until)
 
     def _throttle(self, event) -> None:
-        reactor = self.reactor
-        if reactor.now - self._throttle_noticed > THROTTLE_NOTICE_INTERVAL:
-            self._throttle_noticed = reactor.now
-            service = self.service
+        flow, now = self._flow_state(), self.reactor.now
+        if now - flow.noticed_at > THROTTLE_NOTICE_INTERVAL:
+            flow.noticed_at = now
             self.transport.write(self.conn.send(ev.Notice(
-                f"flood control: more than {service.rate:g} lines a second; your lines are delayed, not lost",
-                "throttled")))
-        self._hold(event, self.bucket.ready_at(reactor.now))
+                f"flood control: more than {self.service.rate:g} lines a second; your lines are delayed, "
+                "not lost", "throttled")))
+        self._hold(event, flow.bucket.ready_at(now))
 
-    def pause(self, seconds: float) -> None:
-        """Read nothing from this peer for a while (a penalty)."""
-        self._paused_until = max(self._paused_until, self.reactor.now + seconds)
+    def pause_until(self, until: float) -> None:
+        """Read nothing from this peer until `until` (flood control, or a penalty)."""
+        flow = self._flow_state()
+        flow.paused_until = max(flow.paused_until, until)
         self.transport.pause_reading()
         self._schedule()
 
@@ -179,7 +193,7 @@ class Session:
             return
         service, now = self.service, self.reactor.now
         if self._paused_until and now >= self._paused_until:
-            self._paused_until = 0.0
+            self._flow.paused_until = 0.0
             self._process()
             if not self._paused_until and not transport.closing:
                 transport.resume_reading()
@@ -266,12 +280,12 @@ class Service:
         kind = type(event)
         if kind is ev.Disconnect:
             if event.delay:
-                session.pause(math.inf)  # read nothing more; the goodbye is already queued
+                session.pause_until(math.inf)  # read nothing more; the goodbye is already queued
                 self.reactor.call_later(event.delay, session.transport.close, event.reason)
             else:
                 session.transport.close(event.reason or "quit")
         elif kind is ev.Pause:
-            session.pause(event.seconds)
+            session.pause_until(self.reactor.now + event.seconds)
         elif kind is ev.LogLine:
             log.log(event.level, "%s (%s): %s", session.member.nick, session.transport.peer, event.message)
 
