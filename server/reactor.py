@@ -94,8 +94,8 @@ class Transport:
     asks for. A connection that wants neither is taken out of the selector altogether.
     """
 
-    __slots__ = ("reactor", "sock", "peer", "handler", "_out", "_out_size", "_events", "_dirty",
-                 "_reading", "_want_write", "_handshake", "_closing", "closed", "close_reason")
+    __slots__ = ("reactor", "sock", "peer", "handler", "_out", "_out_size", "_events",
+                 "_reading", "_want_write", "_handshake", "_closing", "closed")
 
     def __init__(self, reactor: "Reactor", sock: socket.socket, peer: str, handshake: int = 0) -> None:
         self.reactor = reactor
@@ -105,13 +105,11 @@ class Transport:
         self._out: list | None = None  # created on first write: most connections are idle
         self._out_size = 0
         self._events = 0  # what the selector has registered for us
-        self._dirty = False
         self._reading = True
         self._want_write = False
         self._handshake = handshake  # while a TLS handshake runs: the event it waits for
         self._closing = False
         self.closed = False
-        self.close_reason = ""
 
     @property
     def fd(self) -> int:
@@ -138,15 +136,15 @@ class Transport:
             return
         out = self._out
         if out is None:
+            # The first bytes since the queue last emptied: send them at the end of this turn.
+            # (A non-empty queue is either listed for that already or waiting to be writable.)
             self._out = [data]
+            self.reactor._dirty.append(self)
         else:
             out.append(data)
         self._out_size += len(data)
         if self._out_size > self.reactor.max_sendq:
             self.reactor._doom(self, "too slow (output queue full)")
-        elif not self._dirty:
-            self._dirty = True
-            self.reactor._dirty.append(self)
 
     def pause_reading(self) -> None:
         """Stop reading: the peer's bytes wait in the kernel, and TCP slows the peer down."""
@@ -164,8 +162,8 @@ class Transport:
         if self._closing or self.closed:
             return
         self._closing = True
-        self.close_reason = reason
         if self._out_size:
+            self.reactor._close_reasons[self] = reason
             self._update_events()
             # A peer that never reads would otherwise hold its descriptor forever.
             self.reactor.call_later(CLOSE_DRAIN_TIMEOUT, self.abort, reason)
@@ -256,7 +254,6 @@ class Transport:
 
     def _flush(self) -> None:
         """One send() of everything queued; keep what the kernel did not take."""
-        self._dirty = False
         out = self._out
         if not out or self.closed or self._handshake:
             return
@@ -272,7 +269,7 @@ class Transport:
             self._out = None  # not clear(): an idle connection should not keep a grown list
             self._out_size = 0
             if self._closing:
-                self.reactor._doom(self, self.close_reason)
+                self.reactor._doom(self, self.reactor._close_reasons.get(self, "closed"))
                 return
             if self._want_write:
                 self._want_write = False
@@ -308,6 +305,9 @@ class Reactor:
         self._unwatched: set[Transport] = set()
         self._per_peer: dict[str, int] = {}
         self._handshaking: dict[Transport, Callable] = {}
+        # Why each connection that is draining its output before closing is closing. Kept here,
+        # not on every Transport: few connections are closing at any moment.
+        self._close_reasons: dict[Transport, str] = {}
         self.turns = 0
         self.now = time.monotonic()
         self.wall = time.time()
@@ -623,6 +623,7 @@ class Reactor:
                 self.connection_count -= 1
                 self._unwatched.discard(transport)
                 self._handshaking.pop(transport, None)
+                self._close_reasons.pop(transport, None)
                 left = self._per_peer.pop(transport.peer, 1) - 1
                 if left > 0:
                     self._per_peer[transport.peer] = left
