@@ -114,6 +114,18 @@ def test_split_text_property_pieces_fit_are_utf8_and_rejoin(text, room):
     _rejoin_check(text, pieces)
 
 
+# Short words and small rooms put spaces right at, before and after every cut point.
+word_text = st.lists(st.text(alphabet="ab€😀", min_size=0, max_size=9), max_size=60).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=word_text, room=st.integers(min_value=4, max_value=24))
+def test_split_text_property_with_cuts_next_to_spaces(text, room):
+    pieces = split_text(text, room)
+    assert all(len(piece.encode("utf-8")) <= room for piece in pieces)
+    _rejoin_check(text, pieces)
+
+
 @settings(max_examples=100, deadline=None)
 @given(text=text_with_spaces, nick=st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True),
        action=st.booleans())
