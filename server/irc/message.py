@@ -40,7 +40,8 @@ def decode(raw: bytes) -> str:
 def parse(line: bytes | str) -> Message | None:
     """Parse one line (with or without its CRLF); None for an empty or prefix-only line."""
     text = decode(line) if isinstance(line, bytes) else line
-    text = text.rstrip("\r\n").lstrip(" ")
+    # A lone CR or a NUL inside a line would end up inside a word we echo back (421 FOO\rBAR).
+    text = text.rstrip("\r\n").translate(_UNSAFE).lstrip(" ")
     if text.startswith("@"):                       # IRCv3 tags: we negotiated none, so ignore
         _, _, text = text.partition(" ")
         text = text.lstrip(" ")
@@ -195,5 +196,19 @@ class LineFramer:
 
 
 def numeric(server: str, code: str, target: str, *params: str, trailing: bool = True) -> bytes:
-    """``:server CODE target params...``: a numeric reply, its last parameter trailing."""
-    return serialise(code, target, *params, prefix=server, trailing=trailing)
+    """``:server CODE target params...``: a numeric reply, its last parameter trailing.
+
+    The middle parameters often echo what a client typed (``401 N <nick>``, ``421 N <cmd>``),
+    and a client can type a "nick" such as ``:x y`` or an empty one, so they go through
+    ``safe_word`` instead of raising.
+    """
+    if not params:
+        return serialise(code, safe_word(target), prefix=server, trailing=trailing)
+    words = [safe_word(word) for word in (target, *params[:-1])]
+    return serialise(code, *words, params[-1], prefix=server, trailing=trailing)
+
+
+def safe_word(word: str, limit: int = 64) -> str:
+    """``word`` made into a valid middle parameter: one word, no leading ':', never empty."""
+    word = word.translate(_UNSAFE).strip(" ").split(" ", 1)[0].lstrip(":")[:limit]
+    return word or "*"

@@ -5,6 +5,7 @@ Expected bytes are the ones irssi 1.4.3 and WeeChat 3.8 were recorded handling i
 """
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from selchat.server.irc import requests as rq
 from selchat.server.irc.channel import ChannelView
@@ -234,3 +235,40 @@ def test_parse_request(line, parsed):
 def test_requests_are_frozen():
     with pytest.raises(AttributeError):
         rq.Say("x").text = "y"
+
+
+# -- hostile input: nothing a client types can make a reply raise or overflow ----------
+
+hostile_line = st.lists(
+    st.one_of(st.sampled_from([b"PRIVMSG", b"NOTICE", b"NICK", b"WHOIS", b"WHO", b"MODE",
+                               b"JOIN", b"PART", b"TOPIC", b"CAP", b"PING", b"FOO", b":", b"::x",
+                               b"#selchat", b"\x01ACTION", b"\x01", b"\r", b"\x00", b" ", b",",
+                               "é".encode(), b"\xff"]),
+              st.binary(max_size=40)),
+    min_size=1, max_size=12).map(b" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(line=hostile_line)
+def test_any_line_gives_well_formed_replies(line):
+    message = parse(line)
+    if message is None:
+        return
+    view = ChannelView(DAVE)
+    req = rq.parse_request(message)
+    out = view.answer(req)
+    if out is None:                                 # what the caller would do with user words
+        out = []
+        for word in (getattr(req, "to", None), getattr(req, "nick", None),
+                     getattr(req, "mask", None)):
+            if word is not None:
+                out += view.no_such_nick(word) + view.nick_in_use(word)
+                out += view.erroneous_nick(word) + view.whois(word, None) + view.who([], word)
+        for text in (getattr(req, "text", None), getattr(req, "reason", None)):
+            if text is not None:
+                out += view.message(GUEST, text) + view.action(GUEST, text)
+                out += view.quit(GUEST, text) + view.parted(GUEST, text) + view.notice(text)
+    for reply in out:
+        assert len(reply) <= 512 and reply.endswith(b"\r\n") and reply.count(b"\n") == 1
+        assert b"\x00" not in reply and b"\r" not in reply[:-2]
+        assert parse(reply) is not None

@@ -2,6 +2,7 @@
 in /work/shared/design/irc.md (§1.1, §1.2, §1.3, §4)."""
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from selchat.server.irc.channel import ChannelView
 from selchat.server.irc.message import LineFramer, parse
@@ -15,7 +16,9 @@ def feed(registration: Registration, data: bytes) -> list[bytes]:
     """One write from the client, framed and handled line by line, as the server will."""
     out = []
     for line in LineFramer().feed(data):
-        out += registration.handle(parse(line))
+        message = parse(line)
+        if message is not None:                      # ":prefix-only" or "@tags-only"
+            out += registration.handle(message)
     return out
 
 
@@ -190,3 +193,14 @@ def test_once_registered_it_says_nothing_more():
     reg = make()
     feed(reg, b"NICK dave\r\nUSER d 0 * :D\r\n")
     assert feed(reg, b"NICK other\r\nPRIVMSG #selchat :hi\r\n") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" ")), max_size=8),
+       command=st.sampled_from([b"CAP ", b"NICK ", b"USER ", b"PASS ", b"PING ", b"QUIT ", b""]))
+def test_registration_survives_any_lines(lines, command):
+    reg = make(fix_nick=lambda nick: "guest1", check_password=lambda supplied: True)
+    data = b"".join(command + line + b"\r\n" for line in lines) + b"NICK x\r\nUSER u 0 * :r\r\n"
+    for reply in feed(reg, data):
+        assert len(reply) <= 512 and reply.endswith(b"\r\n") and reply.count(b"\n") == 1
+        assert parse(reply) is not None
