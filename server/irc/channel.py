@@ -87,19 +87,19 @@ class ChannelView:
         if self.is_me(sender.nick) and not private:
             return []
         target = self.me.nick if private else self.channel
-        return text_lines("PRIVMSG", target, text, prefix=sender.prefix)
+        return text_lines("PRIVMSG", target, _no_ctcp(text), prefix=sender.prefix)
 
     def action(self, sender: Person, text: str, private: bool = False) -> list[bytes]:
         """``/me``: each piece of a long action is a whole CTCP ACTION of its own (P11)."""
         if self.is_me(sender.nick) and not private:
             return []
         target = self.me.nick if private else self.channel
-        return text_lines("PRIVMSG", target, text, prefix=sender.prefix, wrap=ACTION)
+        return text_lines("PRIVMSG", target, _no_ctcp(text), prefix=sender.prefix, wrap=ACTION)
 
     def notice(self, text: str, channel_wide: bool = False) -> list[bytes]:
         """A selchat notice from the server: status window, or channel window if room-wide."""
         target = self.channel if channel_wide else self.me.nick
-        return text_lines("NOTICE", target, text, prefix=self.server.name)
+        return text_lines("NOTICE", target, _no_ctcp(text), prefix=self.server.name)
 
     # -- replies ---------------------------------------------------------------------
 
@@ -229,3 +229,9 @@ class ChannelView:
     @staticmethod
     def _relay(who: Person, command: str, *params: str, trailing: bool = False) -> bytes:
         return serialise(command, *params, prefix=who.prefix, trailing=trailing)
+
+
+def _no_ctcp(text: str) -> str:
+    # Room text is already free of C0 controls; this keeps a \x01 that slipped through from
+    # turning a plain line into a CTCP request to every IRC client.
+    return text.replace("\x01", "")

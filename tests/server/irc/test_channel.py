@@ -84,6 +84,11 @@ def test_messages_and_actions_from_others_channel_and_private(view):
         [b":guest1!text@selchat PRIVMSG dave :\x01ACTION nudges you\x01\r\n"]
 
 
+def test_room_text_can_never_become_a_ctcp_request(view):
+    assert view.message(GUEST, "\x01VERSION\x01") == [b":guest1!text@selchat PRIVMSG #selchat :VERSION\r\n"]
+    assert view.action(GUEST, "a\x01b") == [b":guest1!text@selchat PRIVMSG #selchat :\x01ACTION ab\x01\r\n"]
+
+
 def test_own_channel_lines_are_not_echoed(view):
     assert view.message(DAVE, "hello from irssi") == []
     assert view.action(DAVE.renamed("DAVE"), "waves") == []   # CASEMAPPING=ascii
