@@ -81,7 +81,7 @@ def test_nicks_are_the_same_regardless_of_case():
     assert nick_key("Alice") == nick_key("ALICE") == nick_key("alice")
 
 
-@pytest.mark.parametrize("look_alike", ["\uff41lice", "\uff21LICE", "\u212alice"[0:0] + "ALICE", "ａｌｉｃｅ"])
+@pytest.mark.parametrize("look_alike", ["\uff41lice", "\uff21LICE", "ALICE", "ａｌｉｃｅ"])
 def test_nicks_are_the_same_once_nfkc_normalised(look_alike):
     assert nick_key(look_alike) == nick_key("alice")
     assert nick_key("\u212a") == nick_key("k")  # KELVIN SIGN
