@@ -2,6 +2,8 @@
 
 import pytest
 
+from lineclient import json_client, text_user
+
 from selchat.server.commands import parse_line
 from selchat.server import events as ev
 from selchat.client.sanitize import clean as client_clean
@@ -117,3 +119,14 @@ def test_bad_commands_are_errors(line, code):
 
 def test_blank_lines_are_ignored():
     assert parse_line("") is None and parse_line("   ") is None
+
+
+def test_bidi_controls_and_line_separators_never_reach_an_nc_user(run_server):
+    """Report #13: U+202E, U+202C, U+2066, U+2069 and U+2028 were relayed to text users."""
+    server = run_server()
+    with text_user(server.address, "alice") as alice, text_user(server.address, "bob") as bob:
+        robot, _ = json_client(server.address, "robot")
+        alice.send_line("see \u202etxt.exe\u202c and \u2066x\u2069 and\u2028*** admin has joined")
+        assert bob.expect(r"^<alice> see") == "<alice> see txt.exe and x and*** admin has joined"
+        assert robot.expect_json("message")["text"] == "see txt.exe and x and*** admin has joined"
+        robot.close()
