@@ -61,6 +61,8 @@ def test_the_gate_never_lets_a_locked_address_in_and_never_raises(attempts):
 @FUZZ
 @given(moves=st.lists(st.tuples(st.integers(0, 3), NICKS, st.sampled_from(["nick", "hello", "leave"])),
                       max_size=30))
+@example(moves=[(0, "alice", "nick"), (1, "\uff41lice", "nick"), (2, "\uff21LICE", "hello")])
+@example(moves=[(0, "ss", "nick"), (1, "\u00df", "hello"), (2, "\u017fs", "nick"), (3, "K", "nick"), (1, "\u212a", "nick")])
 def test_two_nicks_that_fold_to_one_are_never_both_held(moves):
     room = Room()
     members = [room.connect() for _ in range(4)]
