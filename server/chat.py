@@ -118,7 +118,8 @@ class Room:
         self.history: deque = deque(maxlen=max(history, 0))
         self._shared = mode is Mode.CHAT  # whether members see each other and share nicks
         self._by_key: dict[str, Member] = {}  # chat mode: every connected member, joined or not, by nick_key
-        self._private: set[Member] = set()  # echo and upper modes: every connected member
+        # Echo and upper modes: every connected member (a dict: smaller than a set per entry).
+        self._private: dict[Member, None] = {}
         self.members: list[Member] = []  # joined members, in join order: the broadcast list
         self._guest_counter = 0
         # Joined in a large room and not yet announced: told in the next presence_summary(), or at
@@ -141,7 +142,7 @@ class Room:
         if self._shared:
             self._by_key[nick_key(member.nick)] = member
         else:
-            self._private.add(member)
+            self._private[member] = None
         return member
 
     def join(self, member: Member, now: float, hello: ev.Hello | None = None) -> Outgoing:
@@ -182,7 +183,7 @@ class Room:
         key = nick_key(member.nick)
         if self._by_key.get(key) is member:
             del self._by_key[key]
-        self._private.discard(member)
+        self._private.pop(member, None)
         if not member.joined:
             return []
         member.joined = False
