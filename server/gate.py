@@ -63,7 +63,7 @@ class _Address:
 
 
 class PasswordGate:
-    """Checks passwords for a room; `peer` is the address a guess came from (any hashable)."""
+    """Checks passwords for a room, keeping track of wrong ones by the peer address they came from."""
 
     def __init__(self, password: str) -> None:
         if not password.strip():
@@ -85,11 +85,10 @@ class PasswordGate:
                 return []
             login.asked = True
             return [(member, ev.Notice("this server needs a password: type /pass PASSWORD", "auth_required"))]
-        gate = self
-        peer = member.peer if member.peer is not None else member  # unknown address: per connection
-        locked = gate.locked_for(peer, now)
-        if not locked and gate.matches(supplied):
-            gate.succeeded(peer)
+        peer = member.peer  # None (address unknown): only the per-connection penalty applies
+        locked = self.locked_for(peer, now) if peer is not None else 0.0
+        if not locked and self.matches(supplied):
+            self.succeeded(peer)
             login.done = True
             return None
         login.asked = True
@@ -100,12 +99,12 @@ class PasswordGate:
                                                      f"try again in {wait} s"))]
             logged = f"password attempt refused unchecked: address locked out for {wait} s more"
         else:
-            lockout = gate.failed(peer, now)
+            lockout = self.failed(peer, now) if peer is not None else 0.0
             out = [(member, ev.Error("bad_password", "wrong password"))]
             logged = f"wrong password (attempt {login.failures})"
             if lockout:
                 logged += f"; address locked out for {lockout:g} s"
-        unlogged = gate.log_due(peer, now)
+        unlogged = self.log_due(peer, now) if peer is not None else 0
         if unlogged is not None:  # at most one warning per address a minute
             if unlogged:
                 logged += f" ({unlogged} more from this address not logged)"
