@@ -55,7 +55,7 @@ class AllExcept:
 
 
 class _Tally:
-    """Joins (or leaves) held back in a large room: the exact count and the first few nicks."""
+    """Leaves held back in a large room: the exact count and the first few nicks."""
 
     __slots__ = ("count", "names")
 
@@ -192,7 +192,9 @@ class Room:
             return []
         # One that was never announced is still summed up as leaving: a newcomer's welcome (or
         # `who`) may have listed it.
-        unannounced = self._unannounced.pop(member, False) is None
+        unannounced = member in self._unannounced
+        if unannounced:
+            del self._unannounced[member]
         if len(self.members) >= LARGE_ROOM or unannounced:
             self._leaves.add(member.nick)
             return []
@@ -397,8 +399,8 @@ class Room:
 
 def _bad_nick_message(nick: str) -> str:
     shown = clean(nick)[: NICK_MAX * 2]
-    return (f'invalid nick "{shown}": 1-{NICK_MAX} letters, digits or _-[]\\^{{}}|, '
-            "not starting with a digit or -")
+    return (f'invalid nick "{shown}": 1-{NICK_MAX} letters (of one script, none invisible), digits or '
+            "_-[]\\^{}|, not starting with a digit or -")
 
 
 def _nothing_visible(member: Member, request, typed_line: bool) -> Outgoing:
