@@ -5,20 +5,22 @@ sent as a list of `(recipients, notification)` pairs, where recipients is one `M
 them, `EVERYONE` (every member who has joined) or `AllExcept(member)`. The caller encodes each
 notification once per dialect and queues the same bytes for every recipient, so a broadcast
 costs one encoding.
-`now` is wall-clock time, handed in so tests control it.
+`now` is wall-clock time, handed in so tests control it; the password gate's back-off runs on it.
+
+In echo and upper modes each connection is a private service: nicks are not shared (two
+connections may hold the same one), and `welcome`, `who` and nick clashes reveal no one else.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import hmac
-import logging
 from collections import deque
 from typing import Union
 
 from . import events as ev
 from .commands import HELP_LINES, parse_line
+from .gate import Login, PasswordGate
 from .text import NICK_MAX, clean, is_valid_nick, nick_key
 
 # Above this many members, joins and leaves are summed up once a second rather than announced
@@ -27,9 +29,6 @@ LARGE_ROOM = 100
 PRESENCE_NAMES_MAX = 10
 # `welcome` lists at most this many nicks (and the true count): a join storm stays linear.
 WELCOME_USERS_MAX = 500
-# A wrong password costs this many seconds of silence, and this many wrong ones end the connection.
-PASSWORD_PENALTY = 1.0
-MAX_PASSWORD_ATTEMPTS = 3
 
 
 class Mode(enum.Enum):
@@ -56,7 +55,7 @@ class AllExcept:
 
 
 class _Tally:
-    """Joins (or leaves) held back in a large room: the exact count and the first few nicks."""
+    """Leaves held back in a large room: the exact count and the first few nicks."""
 
     __slots__ = ("count", "names")
 
@@ -76,27 +75,19 @@ class _Tally:
         return taken
 
 
-class Login:
-    """How far a member has got with the server's password."""
-
-    __slots__ = ("done", "asked", "failures")
-
-    def __init__(self) -> None:
-        self.done = False
-        self.asked = False  # told that this server needs one
-        self.failures = 0
-
-
 class Member:
-    """One connection as the chat sees it. `link` is the caller's; the room never reads it."""
+    """One connection as the chat sees it. `link` is the caller's; the room never reads it.
+    `peer` is the address it came from (interned by the caller, so shared), the key by which the
+    password gate slows guessers down."""
 
-    __slots__ = ("nick", "joined", "json", "link", "login")
+    __slots__ = ("nick", "joined", "json", "link", "login", "peer")
 
-    def __init__(self, nick: str, link=None) -> None:
+    def __init__(self, nick: str, link=None, peer: str | None = None) -> None:
         self.nick = nick
         self.joined = False
         self.json = False
         self.link = link
+        self.peer = peer
         # Only on a server with a password, from the member's first attempt: memory per idle
         # connection is a target.
         self.login: Login | None = None
@@ -120,27 +111,38 @@ class Room:
     def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = 8192,
                  server_name: str = "selchat", password: str | None = None) -> None:
         self.mode = mode
-        self.password = password
+        # Whitespace around the password is not part of it, in the file or typed (see gate.py).
+        self.password_gate = PasswordGate(password) if password is not None else None
         self.max_line = max_line
         self.server_name = server_name
         self.history: deque = deque(maxlen=max(history, 0))
-        self._by_key: dict[str, Member] = {}  # every connected member, joined or not, by nick_key
+        self._shared = mode is Mode.CHAT  # whether members see each other and share nicks
+        self._by_key: dict[str, Member] = {}  # chat mode: every connected member, joined or not, by nick_key
+        # Echo and upper modes: every connected member (a dict: smaller than a set per entry).
+        self._private: dict[Member, None] = {}
         self.members: list[Member] = []  # joined members, in join order: the broadcast list
         self._guest_counter = 0
-        self._joins = _Tally()  # held back in a large room until the next presence_summary()
+        # Joined in a large room and not yet announced: told in the next presence_summary(), or at
+        # once when the member first does something others see (so no client ever hears of a
+        # rename or a line from someone it was not told had joined).
+        self._unannounced: dict[Member, None] = {}
         self._leaves = _Tally()
 
     @property
     def connected_count(self) -> int:
-        """Members connected, joined or not (each holds a nick)."""
-        return len(self._by_key)
+        """Members connected, joined or not."""
+        return len(self._by_key) + len(self._private)
 
     # --- membership ------------------------------------------------------------------------
 
-    def connect(self, link=None) -> Member:
-        """A new connection: reserve a guest nick. It joins on its first line (see `join`)."""
-        member = Member(self._guest_nick(), link)
-        self._by_key[nick_key(member.nick)] = member
+    def connect(self, link=None, peer: str | None = None) -> Member:
+        """A new connection from address `peer`: reserve a guest nick. It joins on its first line
+        (see `join`)."""
+        member = Member(self._guest_nick(), link, peer)
+        if self._shared:
+            self._by_key[nick_key(member.nick)] = member
+        else:
+            self._private[member] = None
         return member
 
     def join(self, member: Member, now: float, hello: ev.Hello | None = None) -> Outgoing:
@@ -150,8 +152,8 @@ class Room:
             return out
         if hello is not None:
             member.json = True
-        if self.password is not None and not (member.login and member.login.done):
-            refused = self._check_password(member, hello.password if hello else None)
+        if self.password_gate is not None and not (member.login and member.login.done):
+            refused = self.password_gate.check(member, hello.password if hello else None, now)
             if refused is not None:
                 return refused
         if hello is not None:
@@ -181,22 +183,33 @@ class Room:
         key = nick_key(member.nick)
         if self._by_key.get(key) is member:
             del self._by_key[key]
+        self._private.pop(member, None)
         if not member.joined:
             return []
         member.joined = False
         self.members.remove(member)
         if self.mode is not Mode.CHAT:
             return []
-        if len(self.members) >= LARGE_ROOM:
+        # One that was never announced is still summed up as leaving: a newcomer's welcome (or
+        # `who`) may have listed it.
+        unannounced = member in self._unannounced
+        if unannounced:
+            del self._unannounced[member]
+        if len(self.members) >= LARGE_ROOM or unannounced:
             self._leaves.add(member.nick)
             return []
         return [(EVERYONE, ev.Left(member.nick, clean(reason), now))]
 
     def presence_summary(self) -> Outgoing:
         """The joins and leaves held back in a large room since the last call (call it each second)."""
-        if not (self._joins.count or self._leaves.count):
+        if not (self._unannounced or self._leaves.count):
             return []
-        (joined, joined_count), (left, left_count) = self._joins.take(), self._leaves.take()
+        # Current nicks: a member renamed since it joined was announced then, so these are the
+        # nicks the members still have.
+        joined = tuple(m.nick for _, m in zip(range(PRESENCE_NAMES_MAX), self._unannounced))
+        joined_count = len(self._unannounced)
+        self._unannounced = {}
+        left, left_count = self._leaves.take()
         return [(EVERYONE, ev.Presence(joined, left, joined_count, left_count, len(self.members)))]
 
     def resolve(self, recipients: Recipients) -> list[Member]:
@@ -239,11 +252,17 @@ class Room:
 
     def _speak(self, member: Member, kind: type[ev.ChatLine], request, now: float) -> Outgoing:
         """A chat line for everyone: kept in the history; a tagged sender gets its tag back."""
-        line = kind(member.nick, clean(request.text), now)
+        text = clean(request.text)
+        if not text.strip():
+            return _nothing_visible(member, request, kind is ev.Message)
+        line = kind(member.nick, text, now)
         self.history.append(line)
+        out = self._announce_now(member, now)
         if request.id is None:
-            return [(EVERYONE, line)]
-        return [(AllExcept(member), line), (member, dataclasses.replace(line, id=request.id))]
+            out.append((EVERYONE, line))
+            return out
+        out += [(AllExcept(member), line), (member, dataclasses.replace(line, id=request.id))]
+        return out
 
     def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
         if self.mode is not Mode.CHAT:
@@ -253,11 +272,13 @@ class Room:
             return [(member, ev.Error("no_such_nick", f"no such nick: {clean(request.to)[:NICK_MAX * 2]}",
                                       request.id))]
         text = clean(request.text)
+        if not text.strip():
+            return _nothing_visible(member, request, False)
         delivered = ev.Private(member.nick, target.nick, text, now)
         confirmation = ev.Private(member.nick, target.nick, text, now, request.id, confirmation=True)
         if target is member:
             return [(member, confirmation)]
-        return [(target, delivered), (member, confirmation)]
+        return self._announce_now(member, now) + [(target, delivered), (member, confirmation)]
 
     def _set_nick(self, member: Member, request: ev.SetNick, now: float) -> Outgoing:
         wanted = request.nick.strip()
@@ -269,14 +290,17 @@ class Room:
         if wanted == member.nick:
             return []
         old = member.nick
+        # Announced under the nick the member joined with, so the rename applies to someone known.
+        out = self._announce_now(member, now)
         self._rename(member, wanted)
         changed = ev.NickChanged(old, wanted, now)
-        if self.mode is not Mode.CHAT:
+        if not self._shared:
             return [(member, changed)]
-        return [(EVERYONE, changed)]
+        out.append((EVERYONE, changed))
+        return out
 
     def _who(self, member: Member, request: ev.Who, now: float) -> Outgoing:
-        nicks = tuple(m.nick for m in self.members)
+        nicks = tuple(m.nick for m in self.members) if self._shared else (member.nick,)
         return [(member, ev.Users(nicks, len(nicks)))]
 
     def _ping(self, member: Member, request: ev.Ping, now: float) -> Outgoing:
@@ -310,37 +334,10 @@ class Room:
 
     # --- the password gate -----------------------------------------------------------------
 
-    def _check_password(self, member: Member, supplied: str | None) -> Outgoing | None:
-        """None if `supplied` is right; otherwise what to tell (and do to) the member."""
-        login = member.login
-        if login is None:
-            login = member.login = Login()
-        if supplied is not None and hmac.compare_digest(supplied.encode(), self.password.encode()):
-            login.done = True
-            return None
-        if supplied is None:
-            if member.json:
-                return [(member, ev.Error("auth_required", 'this server needs a password: send it in the '
-                                                           'hello\'s "password" field')),
-                        (member, ev.Disconnect("no password"))]
-            if login.asked:
-                return []
-            login.asked = True
-            return [(member, ev.Notice("this server needs a password: type /pass PASSWORD", "auth_required"))]
-        login.asked = True
-        login.failures += 1
-        out = [(member, ev.Error("bad_password", "wrong password")),
-               (member, ev.LogLine(logging.WARNING, f"wrong password (attempt {login.failures})"))]
-        if member.json or login.failures >= MAX_PASSWORD_ATTEMPTS:
-            out.append((member, ev.Disconnect("wrong password", delay=PASSWORD_PENALTY)))
-        else:
-            out.append((member, ev.Pause(PASSWORD_PENALTY)))
-        return out
-
     def _handle_unauthenticated(self, member: Member, request, now: float) -> Outgoing:
         kind = type(request)
         if kind is ev.Authenticate:
-            refused = self._check_password(member, request.password)
+            refused = self.password_gate.check(member, request.password, now)
             return refused if refused is not None else self.join(member, now)
         if kind in (ev.Quit, ev.Help, ev.Ping, ev.Pong, ev.Error):
             return self._HANDLERS[kind](self, member, request, now)
@@ -352,22 +349,33 @@ class Room:
         return text.upper() if self.mode is Mode.UPPER else text
 
     def _welcome(self, member: Member) -> ev.Welcome:
+        if not self._shared:
+            return ev.Welcome(self.server_name, self.mode.value, member.nick, (member.nick,), 1,
+                              self.max_line)
         shown = tuple(m.nick for m in self.members[:WELCOME_USERS_MAX])
         return ev.Welcome(self.server_name, self.mode.value, member.nick, shown, len(self.members),
                           self.max_line)
 
     def _announce_join(self, member: Member, now: float):
         if len(self.members) >= LARGE_ROOM:
-            self._joins.add(member.nick)
+            self._unannounced[member] = None
             return None
         return ev.Joined(member.nick, now)
 
+    def _announce_now(self, member: Member, now: float) -> Outgoing:
+        """A member not yet announced that does something others see is announced first."""
+        if member not in self._unannounced:
+            return []
+        del self._unannounced[member]
+        return [(EVERYONE, ev.Joined(member.nick, now))]
+
     def _rename(self, member: Member, nick: str) -> None:
-        old_key = nick_key(member.nick)
-        if self._by_key.get(old_key) is member:
-            del self._by_key[old_key]
+        if self._shared:
+            old_key = nick_key(member.nick)
+            if self._by_key.get(old_key) is member:
+                del self._by_key[old_key]
+            self._by_key[nick_key(nick)] = member
         member.nick = nick
-        self._by_key[nick_key(nick)] = member
 
     def _guest_nick(self) -> str:
         while True:
@@ -378,6 +386,8 @@ class Room:
 
     def _free_variant(self, wanted: str, member: Member) -> str:
         """`wanted`, or `wanted_`, `wanted__`... whichever is free; else the member's guest nick."""
+        if not self._shared:
+            return wanted
         nick = wanted
         while len(nick) <= NICK_MAX:
             holder = self._by_key.get(nick_key(nick))
@@ -389,8 +399,17 @@ class Room:
 
 def _bad_nick_message(nick: str) -> str:
     shown = clean(nick)[: NICK_MAX * 2]
-    return (f'invalid nick "{shown}": 1-{NICK_MAX} letters, digits or _-[]\\^{{}}|, '
-            "not starting with a digit or -")
+    return (f'invalid nick "{shown}": 1-{NICK_MAX} letters (of one script, none invisible), digits or '
+            "_-[]\\^{}|, not starting with a digit or -")
+
+
+def _nothing_visible(member: Member, request, typed_line: bool) -> Outgoing:
+    """A line with nothing left to see once cleaned (only escapes, controls or blanks): a typed
+    text line is ignored like a blank one; anything else is told `empty_message`."""
+    if typed_line and not member.json:
+        return []
+    return [(member, ev.Error("empty_message", "nothing left to show once control characters and "
+                                               "escape sequences are removed", request.id))]
 
 
 def _as_replay(event):

@@ -54,7 +54,7 @@ class Session:
         self.service = service
         self.transport = transport
         self.conn = Connection(service.room.max_line)
-        self.member = service.room.connect(self)
+        self.member = service.room.connect(self, transport.peer)
         self.last_active = now  # of the last complete request; until one comes, of connecting
         self._flow: _Flow | None = None  # made on the first line that needs it
         self._pinged = False

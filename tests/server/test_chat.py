@@ -210,3 +210,94 @@ def test_a_small_room_announces_joins_one_by_one():
     out = room.join(room.connect(), 1.0)
     assert (EVERYONE, ev.Joined("guest2", 1.0)) in out
     assert room.presence_summary() == []
+
+
+def users_seen(room: Room, observer: Member, outgoings: list) -> list[str]:
+    """The user list a client keeps by applying, in order, what `observer` was sent (as
+    client/session.py does)."""
+    users: list[str] = []
+    for outgoing in outgoings:
+        for event in inbox(room, outgoing).get(observer.nick, []):
+            if isinstance(event, ev.Welcome):
+                users = list(event.users)
+            elif isinstance(event, ev.Joined) and event.nick not in users:
+                users.append(event.nick)
+            elif isinstance(event, ev.Left) and event.nick in users:
+                users.remove(event.nick)
+            elif isinstance(event, ev.NickChanged):
+                assert event.old in users, f"told of a rename of {event.old}, never announced"
+                users = [event.new if u == event.old else u for u in users]
+            elif isinstance(event, ev.Presence):
+                users = [u for u in users if u not in event.left] + [n for n in event.joined if n not in users]
+            elif isinstance(event, (ev.Message, ev.Action)):
+                assert event.sender in users, f"a line from {event.sender}, never announced"
+    return users
+
+
+def test_in_a_large_room_a_newcomer_that_renames_and_speaks_is_announced_under_its_current_nick():
+    """Report #14: observers got `nick guest103->newbie`, a line from newbie, then a summary
+    naming guest103: clients listed a phantom."""
+    room = Room()
+    observer = joined(room, "observer")
+    for _ in range(LARGE_ROOM):
+        joined(room)
+    newcomer = room.connect()
+    outgoings = [room.join(newcomer, 1.0),
+                 room.handle(newcomer, ev.TextLine("/nick newbie"), 1.1),
+                 room.handle(newcomer, ev.TextLine("hello all"), 1.2),
+                 room.presence_summary()]
+    seen = users_seen(room, observer, outgoings)
+    assert "newbie" in seen and newcomer.nick == "newbie"
+    assert not any(nick.startswith("guest") and nick not in [m.nick for m in room.members] for nick in seen)
+
+
+def test_in_a_large_room_a_silent_newcomer_is_summed_up_under_its_current_nick():
+    room = Room()
+    observer = joined(room, "observer")
+    for _ in range(LARGE_ROOM - 1):  # the room is full: the next joins are summed up
+        joined(room)
+    assert room.presence_summary() == []
+    quiet, talker = room.connect(), room.connect()
+    outgoings = [room.join(quiet, 1.0), room.join(talker, 1.0),
+                 room.handle(talker, ev.Say("hi", None), 1.1),  # announced at once, before its line
+                 room.presence_summary()]
+    assert outgoings[2][0] == (EVERYONE, ev.Joined(talker.nick, 1.1))
+    [(_, summary)] = outgoings[3]
+    assert summary.joined == (quiet.nick,) and summary.joined_count == 1
+    assert quiet.nick in users_seen(room, observer, outgoings)
+
+
+def test_in_a_large_room_a_newcomer_that_leaves_unannounced_is_summed_up_as_leaving():
+    """A later joiner's welcome listed it; the summary must take it off that list too."""
+    room = Room()
+    for _ in range(LARGE_ROOM):
+        joined(room)
+    ghost = room.connect()
+    room.join(ghost, 1.0)
+    later = room.connect()
+    outgoings = [room.join(later, 1.1)]
+    assert ghost.nick in users_seen(room, later, outgoings)
+    ghost_nick = ghost.nick
+    outgoings += [room.leave(ghost, "connection closed", 1.2), room.presence_summary()]
+    assert ghost_nick not in users_seen(room, later, outgoings)
+
+
+@pytest.mark.parametrize("request_", [ev.Say("\u0007\u001b[2J", "t1"), ev.Act("\x1b]0;title\x07", "t1"),
+                                      ev.Say("   ", "t1"), ev.Say("\x01\x02\x1b[0m", "t1"),
+                                      ev.Whisper("bob", "\u202e\u2028", "t1")])
+def test_a_message_with_nothing_visible_once_cleaned_is_refused_and_not_relayed(request_):
+    """Report #19: `<alice> ` was broadcast and kept in history."""
+    room = Room()
+    alice, bob = joined(room, "alice", json=True), joined(room, "bob")
+    out = room.handle(alice, request_, 0.0)
+    assert [(to, e.code, e.id) for to, e in out] == [(alice, "empty_message", "t1")]
+    assert not room.history
+
+
+def test_a_typed_line_with_nothing_visible_is_ignored_like_a_blank_one():
+    room = Room()
+    alice, bob = joined(room, "alice"), joined(room, "bob")
+    assert room.handle(alice, ev.TextLine("\x01\x02\x1b[0m"), 0.0) == []
+    [(to, error)] = room.handle(alice, ev.TextLine("/me \x1b[0m"), 0.0)  # a command: told why
+    assert to is alice and error.code == "empty_message"
+    assert not room.history
