@@ -52,7 +52,7 @@ def describe_connect_error(exc: BaseException, host: str, port: int | str) -> st
     if isinstance(exc, ssl.SSLCertVerificationError):
         return describe_certificate_error(exc, host)
     if isinstance(exc, ssl.SSLError):  # before OSError: SSLError is one, with an unreadable strerror
-        reason = exc.reason or ""
+        reason = getattr(exc, "reason", None) or ""  # set by OpenSSL; absent on a hand-made one
         if reason in NOT_TLS_REASONS:
             return "the server answered in plain text, not TLS (try without --tls)"
         if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
