@@ -111,9 +111,8 @@ class SelchatApp(App):
         try:
             await self.client.run()
         except Exception as exc:  # a bug of ours must still end in a status, not a traceback
-            self.chat_screen.post_message(ConnectionStatus(StatusChanged(
-                ConnectionState.DISCONNECTED, self.host, self.port,
-                reason=f"network error: {exc!r}")))
+            self.deliver([StatusChanged(ConnectionState.DISCONNECTED, self.host, self.port,
+                                        reason=f"network error: {exc!r}")])
 
     @work(group="events", exit_on_error=False)
     async def pump_events(self) -> None:
@@ -128,12 +127,17 @@ class SelchatApp(App):
             await asyncio.sleep(1 / UI_BATCH_HZ)
 
     def deliver(self, batch: Iterable[Event]) -> None:
-        """Post events to the screen: chat events as one batch, status and lag as replaceable."""
+        """Post events to the screen: chat events as one batch, status and lag as replaceable.
+
+        A status change goes in the batch too: the status bar only needs the newest, but the log
+        must note every lost connection, even one that came back within the same batch.
+        """
         screen = self.chat_screen
         chat: list[Event] = []
         for event in batch:
             if isinstance(event, StatusChanged):
                 screen.post_message(ConnectionStatus(event))
+                chat.append(event)
             elif isinstance(event, LagMeasured):
                 screen.post_message(LagUpdate(event.seconds))
             else:

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from . import commands, formatting
 from .session import (
     ConnectionState, Delivery, DeliveryChanged, Joined, Left, NickChanged, OutgoingLine,
-    PasswordNeeded, Presence, UserList, Welcome,
+    PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
 )
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
 from .widgets import UserList as UserListWidget
@@ -86,10 +86,12 @@ class ChatScreen(Screen):
 
     @on(ConnectionStatus)
     def show_status(self, message: ConnectionStatus) -> None:
-        status = message.status
-        self.status_bar.set(status=status, pending=self._queued_count())
-        # The status bar always shows the state; the log only notes why a connection was lost
-        # (once per distinct reason, not once per countdown tick or retry).
+        """The status bar shows the newest state (older ones in the queue were replaced)."""
+        self.status_bar.set(status=message.status, pending=self._queued_count())
+
+    def _note_loss(self, status: StatusChanged) -> None:
+        """The log notes why a connection was lost: once per distinct reason, not once per
+        countdown tick or retry.  Sees every status, in order, in the event batches."""
         if status.state is ConnectionState.CONNECTED:
             self._logged_reason = ""
         elif status.state is not ConnectionState.CONNECTING and status.reason \
@@ -140,6 +142,7 @@ class ChatScreen(Screen):
         Welcome: _welcomed,
         NickChanged: _nick_changed,
         PasswordNeeded: _password_needed,
+        StatusChanged: _note_loss,
     }
 
     def _queued_count(self) -> int:
