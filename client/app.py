@@ -1,8 +1,9 @@
-"""The selchat Textual app: renders what `net.ChatClient` reports and sends what the user types.
+"""The selchat Textual app: builds the network client, runs it, and hosts the `ChatScreen`.
 
 The network layer runs as a worker on the app's own event loop.  Its events arrive through a
-queue and are handed to the UI in batches (`NetEvents`), at most `UI_BATCH_HZ` times a second
-during a flood, so a burst of 20,000 lines costs a few dozen repaints rather than 20,000.
+queue and are handed to the screen in batches (`NetEvents`), at most `UI_BATCH_HZ` times a second
+during a flood, so a burst of 20,000 lines costs a few dozen repaints rather than 20,000.  What
+the events look like and what the user's lines do is the screen's business (`screen.py`).
 """
 
 from __future__ import annotations
@@ -11,28 +12,20 @@ import asyncio
 import ssl
 from typing import Callable, Iterable
 
-from rich.text import Text
-from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual import work
+from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from . import commands, formatting
 from .net import ChatClient
-from .session import (
-    ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left,
-    NickChanged, Notice, OutgoingLine, PasswordNeeded, Presence, Reply, ServerError, StatusChanged,
-    UserList, Welcome, encode,
-)
-from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
+from .screen import ChatScreen
+from .session import ConnectionState, Event, LagMeasured, OutgoingLine, StatusChanged
+from .widgets import ChatInput, ConversationLog, NewBelowMarker, StatusBar
 from .widgets import UserList as UserListWidget
 from .widgets.messages import ConnectionStatus, LagUpdate, NetEvents
 
 UI_BATCH_HZ = 30
 MAX_BATCH = 5000
-# Pastes of more lines than this ask first: sending 200 lines by accident is worse than a prompt.
-PASTE_CONFIRM_LINES = 5
 
 
 class SelchatApp(App):
@@ -40,12 +33,6 @@ class SelchatApp(App):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "selchat"
-    BINDINGS = [
-        Binding("pageup", "scroll_log('page_up')", "Scroll up", show=False),
-        Binding("pagedown", "scroll_log('page_down')", "Scroll down", show=False),
-        Binding("ctrl+end", "jump_to_bottom", "Newest", show=False, priority=True),
-        Binding("ctrl+l", "clear", "Clear", show=False),
-    ]
 
     def __init__(
         self,
@@ -69,45 +56,49 @@ class SelchatApp(App):
         self.client = client_factory(host, port, nick, self._events.put_nowait,
                                      ping_interval=ping_interval, tls=tls, password=password)
         self.autoconnect = autoconnect
-        self._logged_reason = ""
         self._quit_warned = False
-
-    # -- layout ---------------------------------------------------------------------------------
+        # Made here, not on first compose, so it can be reached while a modal is the active screen.
+        self.chat_screen = ChatScreen(self.client, self.address, tls=self.tls, timestamp=timestamp,
+                                      id="_default")
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def compose(self) -> ComposeResult:
-        address = f"{self.address} (TLS)" if self.tls else self.address
-        with Horizontal(id="main"):
-            with Vertical(id="conversation"):
-                yield ConversationLog(id="log")
-                yield NewBelowMarker(id="new-below")
-            yield UserListWidget(id="users")
-        yield StatusBar(address, self.client.session.wanted_nick, id="status")
-        yield ChatInput(self.nicks, id="input", placeholder="type a message, /help for commands")
+    def get_default_screen(self) -> Screen:
+        return self.chat_screen
 
-    # The widgets live on the default screen; kept as attributes because `App.query_one` looks
-    # at the active screen, which is a modal while the paste confirmation is up.
-    log_view: ConversationLog
-    status_bar: StatusBar
-    chat_input: ChatInput
-    user_list: UserListWidget
-    new_below: NewBelowMarker
+    # The chat screen's parts, for scripts and tests.
+    @property
+    def log_view(self) -> ConversationLog:
+        return self.chat_screen.log_view
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.chat_screen.status_bar
+
+    @property
+    def chat_input(self) -> ChatInput:
+        return self.chat_screen.chat_input
+
+    @property
+    def user_list(self) -> UserListWidget:
+        return self.chat_screen.user_list
+
+    @property
+    def new_below(self) -> NewBelowMarker:
+        return self.chat_screen.new_below
 
     def nicks(self) -> list[str]:
-        return list(self.client.session.users)
+        return self.chat_screen.nicks()
+
+    def send_outgoing(self, kind: str, text: str, to: str | None = None) -> OutgoingLine | None:
+        return self.chat_screen.send_outgoing(kind, text, to)
+
+    def send_lines(self, lines: list[str]) -> None:
+        self.chat_screen.send_lines(lines)
 
     def on_mount(self) -> None:
-        self.log_view = self.query_one(ConversationLog)
-        self.status_bar = self.query_one(StatusBar)
-        self.chat_input = self.query_one(ChatInput)
-        self.user_list = self.query_one(UserListWidget)
-        self.new_below = self.query_one(NewBelowMarker)
-        self.new_below.show_count(0)
-        self.user_list.show([], 0, "")
-        self.chat_input.focus()
         self.sub_title = self.address
         if self.autoconnect:
             self.run_network()
@@ -120,13 +111,12 @@ class SelchatApp(App):
         try:
             await self.client.run()
         except Exception as exc:  # a bug of ours must still end in a status, not a traceback
-            self.post_message(ConnectionStatus(StatusChanged(
-                ConnectionState.DISCONNECTED, self.host, self.port,
-                reason=f"network error: {exc!r}")))
+            self.deliver([StatusChanged(ConnectionState.DISCONNECTED, self.host, self.port,
+                                        reason=f"network error: {exc!r}")])
 
     @work(group="events", exit_on_error=False)
     async def pump_events(self) -> None:
-        """Move events from the network layer to the UI in batches."""
+        """Move events from the network layer to the screen in batches."""
         queue = self._events
         while True:
             batch = [await queue.get()]
@@ -137,235 +127,25 @@ class SelchatApp(App):
             await asyncio.sleep(1 / UI_BATCH_HZ)
 
     def deliver(self, batch: Iterable[Event]) -> None:
-        """Post events to the UI: chat events as one batch, status and lag as replaceable."""
+        """Post events to the screen: chat events as one batch, status and lag as replaceable.
+
+        A status change goes in the batch too: the status bar only needs the newest, but the log
+        must note every lost connection, even one that came back within the same batch.
+        """
+        screen = self.chat_screen
         chat: list[Event] = []
         for event in batch:
             if isinstance(event, StatusChanged):
-                self.post_message(ConnectionStatus(event))
+                screen.post_message(ConnectionStatus(event))
+                chat.append(event)
             elif isinstance(event, LagMeasured):
-                self.post_message(LagUpdate(event.seconds))
+                screen.post_message(LagUpdate(event.seconds))
             else:
                 chat.append(event)
         if chat:
-            self.post_message(NetEvents(chat))
+            screen.post_message(NetEvents(chat))
 
-    # -- rendering events ---------------------------------------------------------------------------
-
-    @on(ConnectionStatus)
-    def show_status(self, message: ConnectionStatus) -> None:
-        status = message.status
-        self.status_bar.set(status=status, pending=self._queued_count())
-        # The status bar always shows the state; the log only notes why a connection was lost
-        # (once per distinct reason, not once per countdown tick or retry).
-        if status.state is ConnectionState.CONNECTED:
-            self._logged_reason = ""
-        elif status.state is not ConnectionState.CONNECTING and status.reason \
-                and status.reason != self._logged_reason:
-            self._logged_reason = status.reason
-            what = "disconnected" if status.state is ConnectionState.DISCONNECTED \
-                else "not connected, will keep trying"
-            self._note(f"{what}: {status.reason}")
-
-    @on(LagUpdate)
-    def show_lag(self, message: LagUpdate) -> None:
-        self.status_bar.set(lag=message.seconds)
-
-    @on(NetEvents)
-    def show_events(self, message: NetEvents) -> None:
-        session = self.client.session
-        lines: list[Text] = []
-        users_changed = False
-        stamp = self.timestamp
-        for event in message.events:
-            if isinstance(event, ChatLine):
-                lines.append(formatting.chat_line(event, session.nick, stamp))
-            elif isinstance(event, DeliveryChanged):
-                self.log_view.replace(event.line.id, self._outgoing_text(event.line))
-            elif isinstance(event, Reply):
-                lines.append(formatting.reply_line(event.text, stamp))
-            elif isinstance(event, Welcome):
-                users_changed = True
-                self.status_bar.set(nick=event.nick, mode=event.mode)
-                lines.append(formatting.notice_line(
-                    f"connected to {event.server or 'server'} (mode={event.mode}) as {event.nick}; "
-                    f"{event.user_count} here", stamp))
-            elif isinstance(event, Joined):
-                users_changed = True
-                lines.append(formatting.notice_line(f"{event.nick} has joined", stamp, event.ts))
-            elif isinstance(event, Left):
-                users_changed = True
-                reason = f" ({event.reason})" if event.reason else ""
-                lines.append(formatting.notice_line(f"{event.nick} has left{reason}", stamp, event.ts))
-            elif isinstance(event, NickChanged):
-                users_changed = True
-                self.status_bar.set(nick=session.nick)
-                lines.append(formatting.notice_line(
-                    f"{event.old} is now known as {event.new}", stamp, event.ts))
-            elif isinstance(event, UserList):
-                users_changed = True
-                lines.append(formatting.notice_line(
-                    f"{event.user_count} here: {', '.join(event.users)}", stamp))
-            elif isinstance(event, Presence):
-                users_changed = True
-                lines.append(formatting.notice_line(
-                    f"{event.joined_count} joined, {event.left_count} left "
-                    f"({event.user_count} here)", stamp))
-            elif isinstance(event, Notice):
-                lines.append(formatting.notice_line(event.text, stamp))
-            elif isinstance(event, ServerError):
-                lines.append(formatting.error_line(f"error: {event.message or event.code}", stamp))
-            elif isinstance(event, PasswordNeeded):
-                self.ask_password(wrong=event.wrong)
-        self._write(lines)
-        if users_changed:
-            self.user_list.show(session.users, session.user_count, session.nick)
-        self.status_bar.set(pending=self._queued_count())
-
-    def _queued_count(self) -> int:
-        return sum(1 for line in self.client.session.outbox.values()
-                   if line.delivery is Delivery.PENDING)
-
-    def _outgoing_text(self, line: OutgoingLine) -> Text:
-        """One of our lines with its delivery mark, under the nick we have (or will ask for)."""
-        session = self.client.session
-        return formatting.outgoing_line(line, session.nick or session.wanted_nick, self.timestamp)
-
-    def _write(self, texts: list[Text]) -> None:
-        self.log_view.add([(text, None) for text in texts])
-
-    def _note(self, text: str) -> None:
-        self._write([formatting.notice_line(text, self.timestamp)])
-
-    def _error(self, text: str) -> None:
-        self._write([formatting.error_line(text, self.timestamp)])
-
-    @on(ConversationLog.NewBelowChanged)
-    def show_new_below(self, message: ConversationLog.NewBelowChanged) -> None:
-        self.new_below.show_count(message.count)
-
-    @on(NewBelowMarker.JumpRequested)
-    def action_jump_to_bottom(self) -> None:
-        self.log_view.jump_to_bottom()
-
-    def action_scroll_log(self, direction: str) -> None:
-        if direction == "page_up":
-            self.log_view.scroll_page_up(animate=False)
-        else:
-            self.log_view.scroll_page_down(animate=False)
-
-    # -- what the user types --------------------------------------------------------------------------
-
-    @on(ChatInput.Submitted)
-    async def submit_line(self, event: ChatInput.Submitted) -> None:
-        line = event.value
-        self.chat_input.value = ""
-        command = commands.parse(line)
-        if not isinstance(command, commands.Password):  # a password stays out of the history
-            self.chat_input.remember(line)
-        await self.run_command(command)
-
-    @on(ChatInput.MultiLinePaste)
-    def paste_lines(self, event: ChatInput.MultiLinePaste) -> None:
-        lines = [line for line in event.lines if line.strip()]
-        if len(lines) <= PASTE_CONFIRM_LINES:
-            self.send_lines(lines)
-            return
-
-        def answered(send: bool | None) -> None:
-            if send:
-                self.send_lines(lines)
-            else:
-                self._note(f"paste of {len(lines)} lines not sent")
-
-        self.push_screen(PasteConfirm(lines), answered)
-
-    def send_lines(self, lines: list[str]) -> None:
-        """Send pasted lines as chat lines, literally: a pasted `/quit` is text, not a command."""
-        for line in lines:
-            self.send_outgoing("message", line)
-
-    def send_outgoing(self, kind: str, text: str, to: str | None = None) -> OutgoingLine | None:
-        """Send (or queue) one of our lines and show it at once with its delivery mark."""
-        session = self.client.session
-        # The size on the wire, with an id at least as long as the ones `ClientSession` makes.
-        size = len(encode(OutgoingLine("c000000-0000000", kind, text, to).request()))
-        if size > session.max_line:
-            self._error(f"not sent: line too long ({size} bytes; the server takes {session.max_line})")
-            return None
-        if kind == "message":
-            line = self.client.send_message(text)
-        elif kind == "action":
-            line = self.client.send_action(text)
-        else:
-            line = self.client.send_private(to or "", text)
-        self.log_view.add([(self._outgoing_text(line), line.id)])
-        self.log_view.jump_to_bottom()
-        self.status_bar.set(pending=self._queued_count())
-        return line
-
-    async def run_command(self, command: commands.Command | None) -> None:
-        """Carry out one parsed input line."""
-        session = self.client.session
-        match command:
-            case None:
-                return
-            case commands.Say(text):
-                self.send_outgoing("message", text)
-            case commands.Act(text):
-                self.send_outgoing("action", text)
-            case commands.Whisper(to, text):
-                self.send_outgoing("private", text, to)
-            case commands.ChangeNick(nick):
-                self.client.change_nick(nick)
-                if not session.connected:
-                    self._note(f"will ask for the nick {nick} when connected")
-            case commands.Who():
-                if session.connected:
-                    self.client.request_users()
-                else:
-                    self._note("not connected; last known users: " + ", ".join(session.users))
-            case commands.Clear():
-                self.action_clear()
-            case commands.Quit(reason):
-                await self.action_quit_chat(reason)
-            case commands.Help():
-                self._write([formatting.notice_line(f"{usage:<16} {what}", self.timestamp)
-                             for usage, what in commands.HELP])
-                self._note("keys: Enter send · Up/Down history · Tab complete nick · "
-                           "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+P palette · Ctrl+Q quit")
-            case commands.Password(password):
-                if password:
-                    self.use_password(password)
-                else:
-                    self.ask_password()
-            case commands.Invalid(message):
-                self._error(message)
-
-    # -- the server password ------------------------------------------------------------------------
-
-    def ask_password(self, wrong: bool = False) -> None:
-        """Show the hidden password prompt (once, however often the server asks)."""
-        if any(isinstance(screen, PasswordPrompt) for screen in self.screen_stack):
-            return
-
-        def answered(password: str | None) -> None:
-            if password:
-                self.use_password(password)
-            elif self.client.awaiting_password:
-                self._note("not connected: the server needs a password "
-                           "(/pass or Ctrl+P › Enter password to give it)")
-
-        self.push_screen(PasswordPrompt(self.address, wrong=wrong), answered)
-
-    def use_password(self, password: str) -> None:
-        """Hand the password to the network layer, which reconnects with it if it was waiting."""
-        waiting = self.client.awaiting_password
-        self.client.set_password(password)
-        self._note("connecting with the password you gave" if waiting
-                   else "password set; it is used from the next connection on")
-
-    def action_clear(self) -> None:
-        self.log_view.clear()
+    # -- quitting -------------------------------------------------------------------------------------
 
     async def action_quit_chat(self, reason: str = "") -> None:
         """Leave politely (the server tells the others why) and close the app.
@@ -376,8 +156,8 @@ class SelchatApp(App):
         unconfirmed = len(self.client.session.outbox)
         if unconfirmed and not self._quit_warned:
             self._quit_warned = True
-            self._error(f"{unconfirmed} of your lines are not delivered yet; "
-                        "quit again to leave anyway")
+            self.chat_screen.error(f"{unconfirmed} of your lines are not delivered yet; "
+                                   "quit again to leave anyway")
             return
         try:
             await asyncio.wait_for(self.client.close(reason), 2)
@@ -388,29 +168,23 @@ class SelchatApp(App):
     async def action_quit(self) -> None:
         await self.action_quit_chat()
 
-    def action_prefill(self, text: str) -> None:
-        self.chat_input.value = text
-        self.chat_input.cursor_position = len(text)
-        self.chat_input.focus()
-
     # -- command palette ------------------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        chat = self.chat_screen
         yield SystemCommand("Who is here", "List the users in the room (/who)",
-                            lambda: self.call_next(self.run_command, commands.Who()))
-        yield SystemCommand("Change nick", "Type /nick NAME",
-                            lambda: self.action_prefill("/nick "))
-        yield SystemCommand("Private message", "Type /msg NICK TEXT",
-                            lambda: self.action_prefill("/msg "))
-        yield SystemCommand("Action", "Type /me ACTION", lambda: self.action_prefill("/me "))
-        yield SystemCommand("Clear conversation", "Empty the log (/clear)", self.action_clear)
+                            lambda: self.call_next(chat.run_command, commands.Who()))
+        yield SystemCommand("Change nick", "Type /nick NAME", lambda: chat.prefill("/nick "))
+        yield SystemCommand("Private message", "Type /msg NICK TEXT", lambda: chat.prefill("/msg "))
+        yield SystemCommand("Action", "Type /me ACTION", lambda: chat.prefill("/me "))
+        yield SystemCommand("Clear conversation", "Empty the log (/clear)", chat.action_clear)
         yield SystemCommand("Help", "Show commands and keys (/help)",
-                            lambda: self.call_next(self.run_command, commands.Help()))
+                            lambda: self.call_next(chat.run_command, commands.Help()))
         yield SystemCommand("Reconnect now", "Skip the reconnect countdown",
                             self.client.reconnect_now)
         yield SystemCommand("Enter password", "Give the server password in a hidden prompt (/pass)",
-                            self.ask_password)
-        yield SystemCommand("Jump to newest", "Scroll to the bottom (Ctrl+End)", self.action_jump_to_bottom)
+                            chat.ask_password)
+        yield SystemCommand("Jump to newest", "Scroll to the bottom (Ctrl+End)", chat.action_jump_to_bottom)
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command

@@ -1,5 +1,8 @@
 """Turn session events into rich `Text` lines for the conversation log.
 
+`render(event, own_nick, stamp)` looks the event's type up in `RENDERERS`, one entry per event
+that shows as a line of its own; an event without one (a delivery mark, lag, status) draws none.
+
 Every piece of text from the network is appended to a `Text` as plain text, never parsed as
 markup, so `[bold red]x[/]` from another user shows exactly as typed.  (`session.decode` has
 already removed control characters and escape sequences.)
@@ -9,11 +12,14 @@ from __future__ import annotations
 
 import time
 import zlib
-from typing import Callable
+from typing import Any, Callable
 
 from rich.text import Text
 
-from .session import ChatLine, Delivery, OutgoingLine
+from .session import (
+    ChatLine, Delivery, Joined, Left, NickChanged, Notice, OutgoingLine, Presence, Reply,
+    ServerError, UserList, Welcome,
+)
 
 # Colours that read well on dark and light backgrounds; red is left out so errors stand alone.
 NICK_COLOURS = (
@@ -107,3 +113,36 @@ def error_line(text: str, stamp: Timestamp = clock_time) -> Text:
     line = _start(stamp(None), "!", "bold red")
     line.append(text, "bold red")
     return line
+
+
+def _welcome_line(event: Welcome, stamp: Timestamp) -> Text:
+    return notice_line(f"connected to {event.server or 'server'} (mode={event.mode}) as {event.nick}; "
+                       f"{event.user_count} here", stamp)
+
+
+def _left_line(event: Left, stamp: Timestamp) -> Text:
+    reason = f" ({event.reason})" if event.reason else ""
+    return notice_line(f"{event.nick} has left{reason}", stamp, event.ts)
+
+
+# Event type -> its line.  Each takes the event, our nick (so our own lines stand out) and the
+# clock; keyed by exact type, like the server's encoders.
+RENDERERS: dict[type, Callable[[Any, str, Timestamp], Text]] = {
+    ChatLine: chat_line,
+    Reply: lambda e, nick, stamp: reply_line(e.text, stamp),
+    Welcome: lambda e, nick, stamp: _welcome_line(e, stamp),
+    Joined: lambda e, nick, stamp: notice_line(f"{e.nick} has joined", stamp, e.ts),
+    Left: lambda e, nick, stamp: _left_line(e, stamp),
+    NickChanged: lambda e, nick, stamp: notice_line(f"{e.old} is now known as {e.new}", stamp, e.ts),
+    UserList: lambda e, nick, stamp: notice_line(f"{e.user_count} here: {', '.join(e.users)}", stamp),
+    Presence: lambda e, nick, stamp: notice_line(
+        f"{e.joined_count} joined, {e.left_count} left ({e.user_count} here)", stamp),
+    Notice: lambda e, nick, stamp: notice_line(e.text, stamp),
+    ServerError: lambda e, nick, stamp: error_line(f"error: {e.message or e.code}", stamp),
+}
+
+
+def render(event: object, own_nick: str, stamp: Timestamp = clock_time) -> Text | None:
+    """The log line for `event`, or None if it draws none."""
+    renderer = RENDERERS.get(type(event))
+    return renderer(event, own_nick, stamp) if renderer is not None else None

@@ -1,7 +1,9 @@
 """The client's network layer: asyncio streams around `session.ClientSession`.
 
-`ChatClient.run()` connects (over TLS if given a context), says hello, reads events and
-reconnects with exponential backoff and jitter for as long as the client lives.  Everything it
+`ChatClient.run()` connects (over TLS if given a context) and reconnects with exponential backoff
+and jitter for as long as the client lives.  It makes no protocol decision: it hands the session
+each line read and each timer that falls due, writes the bytes the session returns and hangs up
+when the session says so; the session also says why a connection ended.  Everything the client
 learns goes to one `on_event` callback as `session` events (server events, `StatusChanged`,
 `LagMeasured`, `DeliveryChanged`, `PasswordNeeded`), so a caller (the Textual app, a test, a
 script) needs nothing else.  This module must not import textual.
@@ -11,35 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import random
-import socket
 import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .sanitize import clean
+from .errors import (  # noqa: F401  (tls_context re-exported: cli.py and scripts import it here)
+    FatalConnectError, check_port, describe_connect_error, tls_context,
+)
 from .session import (
-    PROTOCOL_VERSION, ClientSession, ConnectionState, DeliveryChanged, Event, LagMeasured, Notice,
-    OutgoingLine, PasswordNeeded, Pong, ServerError, ServerPing, StatusChanged, Welcome, decode,
-    encode,
+    ClientSession, ConnectionState, Ending, Event, OutgoingLine, PasswordNeeded, StatusChanged, Step,
 )
 
 # A line may be up to the server's --max-line (8 KiB by default) as JSON-escaped text; leave room.
 READ_LIMIT = 1 << 20
 # How long a TLS connection may take to say goodbye (close_notify) before it is just dropped.
 TLS_SHUTDOWN_TIMEOUT = 2.0
-# Pings in a row with nothing at all received meanwhile: the connection is dead.
-DEAD_AFTER_PINGS = 3
-# The longest piece of a server's pre-welcome text line shown as a reason.
-REASON_MAX = 200
-# OpenSSL's verify codes for "I do not know who signed this".
-UNTRUSTED_CODES = {2, 18, 19, 20, 21}
-EXPIRED, NOT_YET_VALID, HOST_MISMATCH, IP_MISMATCH = 10, 9, 62, 64
-# SSL errors that mean the peer answered our TLS hello with something that is not TLS.
-NOT_TLS_REASONS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG",
-                   "RECORD_LAYER_FAILURE", "UNEXPECTED_MESSAGE", "RECORD_TOO_LARGE"}
 
 
 @dataclass
@@ -62,70 +52,6 @@ class Backoff:
         return min(self.cap, nominal * rng.uniform(1 - self.jitter, 1 + self.jitter))
 
 
-class FatalConnectError(Exception):
-    """A connection problem that retrying cannot fix (e.g. a port number out of range)."""
-
-
-def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A client TLS context that checks the server's certificate and its host name.
-
-    Without `ca_file` it trusts the system's certificate authorities.  With it, it trusts only the
-    certificates in that PEM file: a private CA, or the server's own self-signed certificate.
-    Raises `OSError` or `ssl.SSLError` if the file cannot be read or holds no certificate.
-    """
-    context = ssl.create_default_context(cafile=ca_file)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-def describe_certificate_error(exc: ssl.SSLCertVerificationError, host: str) -> str:
-    code, detail = exc.verify_code, (exc.verify_message or "").rstrip(".")
-    if code in UNTRUSTED_CODES:
-        return f"TLS certificate not trusted (use --tls-ca): {detail}"
-    if code == EXPIRED:
-        return "TLS certificate has expired"
-    if code == NOT_YET_VALID:
-        return "TLS certificate is not valid yet (check the clocks)"
-    if code in (HOST_MISMATCH, IP_MISMATCH):
-        return f"TLS certificate is not for {host} (connect by the name it was issued for)"
-    return f"TLS certificate rejected: {detail or exc.reason or 'verification failed'}"
-
-
-def describe_connect_error(exc: BaseException, host: str, port: int | str) -> str:
-    """A short human reason for a failed connection attempt, never a traceback."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return describe_certificate_error(exc, host)
-    if isinstance(exc, ssl.SSLError):  # before OSError: SSLError is one, with an unreadable strerror
-        reason = exc.reason or ""
-        if reason in NOT_TLS_REASONS:
-            return "the server answered in plain text, not TLS (try without --tls)"
-        if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
-            return "the server hung up during the TLS handshake"
-        return f"TLS error: {reason.replace('_', ' ').lower() or exc}"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, (socket.gaierror, UnicodeError)):
-        return f"unknown host {host!r}"
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return "timed out connecting"
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-        return "connection reset"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
-
-
-def check_port(port: int | str) -> int:
-    """The port as an int, or `FatalConnectError` saying why it cannot be one."""
-    try:
-        number = int(port)
-    except (TypeError, ValueError):
-        raise FatalConnectError(f"bad port {port!r}: not a number") from None
-    if not 1 <= number <= 65535:
-        raise FatalConnectError(f"bad port {number}: must be 1-65535")
-    return number
-
-
 class ChatClient:
     """One user's connection to a selchat server, kept alive across drops and restarts."""
 
@@ -145,32 +71,33 @@ class ChatClient:
         self.host = host
         self.port = port
         self.tls = tls
-        self.session = ClientSession(wanted_nick=nick)
+        self.session = ClientSession(wanted_nick=nick, ping_interval=ping_interval,
+                                     welcome_timeout=connect_timeout, tls=tls is not None)
         self.on_event = on_event
-        self.ping_interval = ping_interval
         self.connect_timeout = connect_timeout
         self.backoff = backoff or Backoff()
         self.state = ConnectionState.CONNECTING
-        self.lag: float | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
         self._wake = asyncio.Event()
-        self._ping_ids = itertools.count(1)
-        self._pings_sent: dict[str, float] = {}
-        self._silent_pings = 0  # pings sent since the server last sent anything
+        self._timer: asyncio.TimerHandle | None = None  # the session's next_timer(), armed
+        self._timer_when: float | None = None
         self._fatal = ""  # why the client gave up for good, if it did
         # The password lives here only: never in the session (whose repr tests print), never logged.
         self._password = password or None
         self._password_serial = 0  # bumped by set_password(): a newer one than a refused one?
-        self._password_refused: ServerError | None = None  # auth_required / bad_password this time
         self.awaiting_password = False  # stopped until set_password() (or reconnect_now())
-        self._refusal = ""  # a non-JSON (or error) line the server sent before welcome
 
     # -- public API ---------------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
         return self.state is ConnectionState.CONNECTED
+
+    @property
+    def lag(self) -> float | None:
+        """The round trip of the last answered ping, in seconds."""
+        return self.session.lag
 
     async def run(self) -> None:
         """Connect and keep reconnecting until `close()`; returns when closed or fatally failed.
@@ -187,22 +114,20 @@ class ChatClient:
         while not self._closing and not self._fatal:
             self._set_state(ConnectionState.CONNECTING, attempt=attempt)
             serial = self._password_serial
-            self._password_refused = None
-            reason = await self._connect_once(port)
-            welcomed = self.session.connected
-            self.session.connection_lost()
+            ending = await self._connect_once(port)
+            if ending.fatal:
+                self._fatal = ending.reason
             if self._closing or self._fatal:
                 break
-            if welcomed:
+            if ending.welcomed:
                 attempt = 0  # it worked for a while: start the backoff over
-            refused = self._password_refused
-            if refused is not None:
+            if ending.needs_password:
                 if serial == self._password_serial:  # no newer password came meanwhile
-                    await self._wait_for_password(reason, wrong=refused.code == "bad_password")
+                    await self._wait_for_password(ending.reason, wrong=ending.wrong_password)
                 attempt = 0
                 continue
             attempt += 1
-            await self._wait_before_retry(attempt, reason)
+            await self._wait_before_retry(attempt, ending.reason)
         self._set_state(ConnectionState.DISCONNECTED, reason=self._fatal or "quit")
 
     def set_password(self, password: str) -> None:
@@ -213,21 +138,20 @@ class ChatClient:
 
     def send_message(self, text: str) -> OutgoingLine:
         """Send a chat line (or queue it while disconnected); track it until confirmed."""
-        return self._submit("message", text)
+        return self._send("message", text)
 
     def send_action(self, text: str) -> OutgoingLine:
-        return self._submit("action", text)
+        return self._send("action", text)
 
     def send_private(self, to: str, text: str) -> OutgoingLine:
-        return self._submit("private", text, to)
+        return self._send("private", text, to)
 
     def change_nick(self, nick: str) -> None:
         """Ask for a new nick; it is also the nick re-claimed after a reconnect."""
-        request = self.session.request_nick(nick)
-        self._write(request)
+        self._write(self.session.change_nick(nick))
 
     def request_users(self) -> None:
-        self._write({"type": "who"})
+        self._write(self.session.who())
 
     def reconnect_now(self) -> None:
         """Cut the reconnect countdown short."""
@@ -239,27 +163,24 @@ class ChatClient:
         self._wake.set()
         writer = self._writer
         if writer is not None:
-            request: dict[str, Any] = {"type": "quit"}
-            if reason:
-                request["reason"] = reason
-            self._write(request)
+            self._write(self.session.quit(reason))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.drain(), 1.0)
             writer.close()
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _submit(self, kind: str, text: str, to: str | None = None) -> OutgoingLine:
-        line = self.session.submit(kind, text, to)
-        if self.session.connected:
-            self._write(line.request())
+    def _send(self, kind: str, text: str, to: str | None = None) -> OutgoingLine:
+        line, data = self.session.send(kind, text, to)
+        self._write(data)
         return line
 
-    def _write(self, request: dict[str, Any]) -> None:
-        """Write one request if connected; otherwise drop it (the session re-sends what matters)."""
+    def _write(self, data: bytes) -> None:
+        """Write what the session said to; dropped if the connection is gone (the session
+        re-sends what matters on the next one)."""
         writer = self._writer
-        if writer is not None and not writer.is_closing():
-            writer.write(encode(request))
+        if data and writer is not None and not writer.is_closing():
+            writer.write(data)
 
     def _emit(self, event: Event) -> None:
         self.on_event(event)
@@ -296,12 +217,6 @@ class ChatClient:
         finally:
             self.awaiting_password = False
 
-    def _hello(self) -> dict[str, Any]:
-        hello = self.session.hello()
-        if self._password is not None:
-            hello["password"] = self._password
-        return hello
-
     def _connection_options(self) -> dict[str, Any]:
         if self.tls is None:
             return {}
@@ -309,9 +224,9 @@ class ChatClient:
                 "ssl_handshake_timeout": self.connect_timeout,
                 "ssl_shutdown_timeout": TLS_SHUTDOWN_TIMEOUT}
 
-    async def _connect_once(self, port: int) -> str:
-        """One connection, from connect to loss; returns why it ended, in words."""
-        self._refusal = ""
+    async def _connect_once(self, port: int) -> Ending:
+        """One connection, from connect to loss; the session says why it ended."""
+        loop = asyncio.get_running_loop()
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, port, limit=READ_LIMIT, **self._connection_options()),
@@ -319,136 +234,62 @@ class ChatClient:
         except (OSError, asyncio.TimeoutError, UnicodeError, ValueError) as exc:
             # UnicodeError: a host name IDNA cannot encode, e.g. "a..b"; say so, do not crash.
             # ValueError: also ssl.SSLCertVerificationError's other base; described above it.
-            return describe_connect_error(exc, self.host, port)
+            return self.session.connection_lost(describe_connect_error(exc, self.host, port))
         self._writer = writer
-        self._pings_sent.clear()
-        self._silent_pings = 0
-        pinger: asyncio.Task | None = None
+        error: str | None = None
         try:
-            self._write(self._hello())
-            reason = await self._await_welcome(reader)
-            if reason:
-                return reason
-            pinger = asyncio.create_task(self._ping_forever())
-            return await self._read_forever(reader)
+            self._write(self.session.connection_made(loop.time(), self._password))
+            self._arm_timer()
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # a line over READ_LIMIT: no selchat line is; skip it
+                    continue
+                if not line or not self._carry_out(self.session.receive(line, loop.time())):
+                    break
         except (OSError, asyncio.IncompleteReadError) as exc:
-            reason = describe_connect_error(exc, self.host, port)
-            return reason if self.session.connected else self._ended_before_welcome(reason)
+            error = describe_connect_error(exc, self.host, port)
         finally:
             self._writer = None
-            if pinger is not None:
-                pinger.cancel()
+            self._cancel_timer()
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), TLS_SHUTDOWN_TIMEOUT)
+        return self.session.connection_lost(error)
 
-    def _ended_before_welcome(self, reason: str) -> str:
-        """Why a connection ended before `welcome`: the server's own words if it sent any.
+    def _carry_out(self, step: Step) -> bool:
+        """Do what the session said; False when it said to hang up."""
+        self._write(step.data)
+        if step.welcomed:
+            self._set_state(ConnectionState.CONNECTED)
+        for event in step.events:
+            self._emit(event)
+        if step.hang_up:
+            return False
+        self._arm_timer()
+        return True
 
-        A server refusing a connection (full, too many from one address) says why in one text line,
-        since it does not know the dialect yet (docs/protocol.md, "Limits a client meets").
-        """
-        if self._refusal:
-            return self._refusal
-        if self.tls is None and reason in ("server closed the connection", "connection reset"):
-            # What a TLS-only server does to a plain hello: hang up without a word.
-            return f"{reason} before welcome (if the server uses TLS, try --tls)"
-        return reason
-
-    def _note_refusal(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", "replace").strip()
-        if text.startswith("{") or not text:
+    def _arm_timer(self) -> None:
+        """Have `_on_timer` called when the session next needs the time (it rarely changes)."""
+        when = self.session.next_timer()
+        if when == self._timer_when:
             return
-        for prefix in ("!!! error: ", "!!! ", "*** "):
-            if text.startswith(prefix):
-                text = text[len(prefix):]
-                break
-        self._refusal = clean(text)[:REASON_MAX]
+        self._cancel_timer()
+        if when is not None:
+            self._timer_when = when
+            self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
 
-    async def _await_welcome(self, reader: asyncio.StreamReader) -> str:
-        """Read until `welcome`, skipping text-dialect lines; return '' or why it failed."""
-        deadline = time.monotonic() + self.connect_timeout
-        while True:
-            try:
-                raw = await asyncio.wait_for(reader.readline(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                return "no welcome from the server (is it a selchat server?)"
-            except ValueError:  # a line over READ_LIMIT: not a selchat greeting
-                continue
-            if not raw:
-                return self._ended_before_welcome("server closed the connection")
-            event = decode(raw)
-            if event is None:
-                self._note_refusal(raw)
-                continue
-            if isinstance(event, ServerError) and event.code == "unsupported_protocol":
-                # Retrying will not teach the server our protocol.
-                self._fatal = f"server refused protocol {PROTOCOL_VERSION}: {event.message}"
-                return self._fatal
-            if isinstance(event, ServerError) and event.code in ("auth_required", "bad_password"):
-                # Hang up at once: the server closes anyway (after a penalty, for a wrong one).
-                self._password_refused = event
-                return "wrong password" if event.code == "bad_password" else "the server needs a password"
-            if isinstance(event, ServerError):
-                self._refusal = event.message or event.code
-                continue
-            if isinstance(event, Welcome):
-                for request in self.session.on_welcome(event):
-                    self._write(request)
-                self._set_state(ConnectionState.CONNECTED)
-                self._emit(event)
-                for line in self.session.pending():
-                    self._emit(DeliveryChanged(line))  # pending -> sent
-                return ""
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_when = None
 
-    async def _read_forever(self, reader: asyncio.StreamReader) -> str:
-        shutting_down = False
-        while True:
-            try:
-                raw = await reader.readline()
-            except ValueError:  # a line over READ_LIMIT: drop it, keep the connection
-                continue
-            if not raw:
-                return "server shutting down" if shutting_down else "server closed the connection"
-            self._silent_pings = 0  # the server is alive, even if it is slow to answer pings
-            event = decode(raw)
-            if event is None:
-                continue
-            if isinstance(event, ServerPing):
-                self._write({"type": "pong", "id": event.id})
-                continue
-            if isinstance(event, Pong):
-                self._on_pong(event)
-                continue
-            if isinstance(event, Notice) and event.code == "shutdown":
-                shutting_down = True
-            for out in self.session.apply(event):
-                self._emit(out)
-
-    async def _ping_forever(self) -> None:
-        """Measure lag, and notice a peer that has silently gone away.
-
-        Only silence counts: a server throttling us (flood control) reads our pings late, but
-        still sends us lines meanwhile, and that connection is alive.
-        """
-        while True:
-            if self._silent_pings >= DEAD_AFTER_PINGS:
-                # Pings unanswered and nothing else heard: dead even if TCP has not said so.
-                if self._writer is not None:
-                    self._writer.transport.abort()
-                return
-            ping_id = f"lag-{next(self._ping_ids)}"
-            self._pings_sent[ping_id] = time.monotonic()
-            while len(self._pings_sent) > 2 * DEAD_AFTER_PINGS:  # unanswered ones: keep it small
-                del self._pings_sent[next(iter(self._pings_sent))]
-            self._silent_pings += 1
-            self._write({"type": "ping", "id": ping_id})
-            await asyncio.sleep(self.ping_interval)
-
-    def _on_pong(self, pong: Pong) -> None:
-        sent = self._pings_sent.pop(str(pong.id), None)
-        if sent is None:
+    def _on_timer(self) -> None:
+        self._timer = self._timer_when = None
+        if self._carry_out(self.session.tick(asyncio.get_running_loop().time())):
             return
-        self._pings_sent.clear()  # older pings are answered by implication
-        self.lag = time.monotonic() - sent
-        self._emit(LagMeasured(self.lag))
+        # The session gave up on this connection (no welcome, or a silent server): cut it; the
+        # reading loop then sees the end and asks the session why.
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()

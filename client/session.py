@@ -1,130 +1,39 @@
-"""The client side of the JSON-lines dialect, without any I/O.
+"""The client side of the conversation, without any I/O: every protocol decision is made here.
 
-`decode()` turns one line from the server into a typed event; `ClientSession` keeps what the
-client knows (its nick, the users, the outbox of lines the user typed) and says what to write.
-`net.py` feeds it lines and writes out what it returns; the tests drive it with plain strings.
-Every piece of text from the server is passed through `sanitize.clean` here, once, so nothing
-downstream can forget to.
+`ClientSession` is fed what the connection brings (`connection_made`, `receive(line, now)`,
+`tick(now)` when `next_timer()` is due, `connection_lost`) and answers with a `Step`: the events
+the UI should see, the bytes to write, and whether to hang up.  It decides the handshake's
+outcome (welcome, a refused protocol or password, a server's refusal text), answers pings,
+measures lag, notices a dead server, checks a line fits the server's limit and skips replayed
+history already shown.  It reads no clock: `now` is handed in, so the tests drive it with plain
+strings and numbers.  `net.py` does the I/O and the reconnect timing; `events.py` is the wire
+vocabulary (re-exported here, so `from .session import Welcome` keeps working).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
-import json
-import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
-from .sanitize import clean
+from .conversation import Conversation, Delivery, DeliveryChanged, OutgoingLine  # noqa: F401
+from .events import (  # noqa: F401  (re-exported: the vocabulary the rest of the client uses)
+    DEFAULT_MAX_LINE, PROTOCOL_VERSION, ChatLine, Event, Joined, Left, NickChanged, Notice, Pong,
+    Presence, Reply, ServerError, ServerPing, UserList, Welcome, chat_request, decode, encode,
+    hello_request, ping_request, pong_request, quit_request, text_line_reason, who_request,
+)
 
-PROTOCOL_VERSION = 1
 CLIENT_NAME = "selchat 0.1.0"
-
-
-# --- events from the server -------------------------------------------------------------------
-
-
-class Event:
-    """Base of everything the network layer reports to its user."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True)
-class Welcome(Event):
-    """The server accepted our hello."""
-
-    nick: str
-    mode: str
-    users: tuple[str, ...]
-    user_count: int
-    server: str = ""
-    max_line: int = 8192
-
-
-@dataclass(frozen=True)
-class ChatLine(Event):
-    """A `message`, `action` or `private` line from someone (possibly ourselves)."""
-
-    kind: str  # "message" | "action" | "private"
-    sender: str
-    text: str
-    ts: float | None = None
-    to: str | None = None
-    id: str | int | None = None
-    replay: bool = False
-
-
-@dataclass(frozen=True)
-class Reply(Event):
-    """The server's answer to our line in echo or upper mode."""
-
-    text: str
-    id: str | int | None = None
-
-
-@dataclass(frozen=True)
-class Joined(Event):
-    nick: str
-    ts: float | None = None
-
-
-@dataclass(frozen=True)
-class Left(Event):
-    nick: str
-    reason: str = ""
-    ts: float | None = None
-
-
-@dataclass(frozen=True)
-class NickChanged(Event):
-    old: str
-    new: str
-    ts: float | None = None
-
-
-@dataclass(frozen=True)
-class UserList(Event):
-    """The full list of users (answer to `who`)."""
-
-    users: tuple[str, ...]
-    user_count: int
-
-
-@dataclass(frozen=True)
-class Presence(Event):
-    """A once-a-second summary of joins and leaves in a big room."""
-
-    joined: tuple[str, ...]
-    left: tuple[str, ...]
-    joined_count: int
-    left_count: int
-    user_count: int
-
-
-@dataclass(frozen=True)
-class Notice(Event):
-    text: str
-    code: str = ""
-
-
-@dataclass(frozen=True)
-class ServerError(Event):
-    code: str
-    message: str
-    id: str | int | None = None
-
-
-@dataclass(frozen=True)
-class ServerPing(Event):
-    id: Any
-
-
-@dataclass(frozen=True)
-class Pong(Event):
-    id: Any
+# Pings in a row with nothing at all received meanwhile: the connection is dead.
+DEAD_AFTER_PINGS = 3
+# While a ping is unanswered the lag shown counts up this often (weechat's lag_refresh_interval).
+LAG_REFRESH = 1.0
+# The longest piece of a server's pre-welcome text line shown as a reason.
+REASON_MAX = 200
+# An id at least as long as the ones `ClientSession` makes, for sizing a line before it has one.
+_LONGEST_ID = "c000000-0000000"
 
 
 # --- events the client makes up itself ----------------------------------------------------------
@@ -173,260 +82,242 @@ class PasswordNeeded(Event):
     wrong: bool = False  # True: a password was given and refused
 
 
-class Delivery(enum.Enum):
-    PENDING = "pending"  # typed while disconnected, waiting in the outbox
-    SENT = "sent"  # written to the server, its copy not back yet
-    DELIVERED = "delivered"  # the server's copy came back
-    FAILED = "failed"  # the server refused it (error with our id)
+# --- what the I/O layer is told to do ---------------------------------------------------------------
 
 
 @dataclass
-class OutgoingLine:
-    """One line the user typed, tracked until the server confirms or refuses it."""
+class Step:
+    """The session's answer to a line or a timer: show `events`, write `data`, maybe hang up."""
 
-    id: str
-    kind: str  # "message" | "action" | "private"
-    text: str
-    to: str | None = None
-    delivery: Delivery = Delivery.PENDING
-    error: str = ""
-
-    def request(self) -> dict[str, Any]:
-        request: dict[str, Any] = {"type": self.kind, "text": self.text, "id": self.id}
-        if self.to is not None:
-            request["to"] = self.to
-        return request
+    events: list[Event] = field(default_factory=list)
+    data: bytes = b""
+    welcomed: bool = False  # this step completed the handshake: the connection is up
+    hang_up: bool = False  # close the connection now; `connection_lost` will say why
 
 
 @dataclass(frozen=True)
-class DeliveryChanged(Event):
-    """An outgoing line moved on: sent, delivered or failed."""
+class Ending:
+    """Why a connection ended, in words, and what the reconnect loop should make of it."""
 
-    line: OutgoingLine
-
-
-# --- decoding -------------------------------------------------------------------------------------
-
-
-def _text(obj: dict, key: str) -> str:
-    value = obj.get(key, "")
-    return clean(value if isinstance(value, str) else str(value))
+    reason: str
+    welcomed: bool = False  # it got as far as welcome: start the backoff over
+    fatal: bool = False  # retrying cannot help (the server refused our protocol)
+    needs_password: bool = False  # wait for a (new) password before trying again
+    wrong_password: bool = False  # ... because the one given was refused
 
 
-def _ts(obj: dict) -> float | None:
-    ts = obj.get("ts")
-    return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+class Phase(enum.Enum):
+    AWAITING_WELCOME = "awaiting welcome"
+    WELCOMED = "welcomed"
 
 
-def _nicks(obj: dict, key: str) -> tuple[str, ...]:
-    value = obj.get(key)
-    return tuple(clean(str(n)) for n in value) if isinstance(value, list) else ()
+@dataclass
+class _Link:
+    """What the session knows about the current connection only; a new one per connection."""
 
-
-def _count(obj: dict, key: str, default: int) -> int:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _id(obj: dict) -> str | int | None:
-    value = obj.get("id")
-    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-
-
-def decode(line: str | bytes) -> Event | None:
-    """Parse one server line; return None for anything that is not a JSON object we know.
-
-    Before `welcome` a server may send text-dialect lines (its greeting); they decode to None and
-    are ignored, as the protocol asks.  Unknown types are ignored too, so the server can grow.
-    """
-    try:
-        obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(obj, dict):
-        return None
-    kind = obj.get("type")
-    if kind == "welcome":
-        users = _nicks(obj, "users")
-        return Welcome(_text(obj, "nick"), _text(obj, "mode") or "chat", users,
-                       _count(obj, "user_count", len(users)), _text(obj, "server"),
-                       _count(obj, "max_line", 8192))
-    if kind in ("message", "action", "private"):
-        to = _text(obj, "to") if kind == "private" else None
-        return ChatLine(kind, _text(obj, "from"), _text(obj, "text"), _ts(obj), to, _id(obj),
-                        obj.get("replay") is True)
-    if kind == "reply":
-        return Reply(_text(obj, "text"), _id(obj))
-    if kind == "join":
-        return Joined(_text(obj, "nick"), _ts(obj))
-    if kind == "leave":
-        return Left(_text(obj, "nick"), _text(obj, "reason"), _ts(obj))
-    if kind == "nick":
-        return NickChanged(_text(obj, "old"), _text(obj, "new"), _ts(obj))
-    if kind == "users":
-        users = _nicks(obj, "users")
-        return UserList(users, _count(obj, "user_count", len(users)))
-    if kind == "presence":
-        return Presence(_nicks(obj, "joined"), _nicks(obj, "left"), _count(obj, "joined_count", 0),
-                        _count(obj, "left_count", 0), _count(obj, "user_count", 0))
-    if kind == "notice":
-        return Notice(_text(obj, "text"), _text(obj, "code"))
-    if kind == "error":
-        return ServerError(_text(obj, "code") or "error", _text(obj, "message"), _id(obj))
-    if kind == "ping":
-        return ServerPing(obj.get("id"))
-    if kind == "pong":
-        return Pong(obj.get("id"))
-    return None
-
-
-def encode(request: dict[str, Any]) -> bytes:
-    """One request as a JSON line."""
-    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    started: float
+    last_heard: float
+    phase: Phase = Phase.AWAITING_WELCOME
+    refusal: str = ""  # why the server turned us away, if it said so before welcome
+    shutting_down: bool = False  # the server announced a shutdown
+    ending: Ending | None = None  # set when we decided to hang up
+    pings: dict[str, float] = field(default_factory=dict)  # unanswered ping ids -> sent at
+    silent_pings: int = 0  # pings sent since the server last sent anything
+    next_ping: float | None = None
+    next_lag_refresh: float | None = None
+    shown_lag: float = 0.0
 
 
 # --- state ------------------------------------------------------------------------------------------
 
 
 @dataclass
-class ClientSession:
-    """What the client knows about its conversation, across reconnects.
+class ClientSession(Conversation):
+    """The conversation (`Conversation`: nick, users, outbox) plus the rules of one connection.
 
-    The outbox holds every line the user typed until the server has confirmed or refused it, so
-    a line typed while disconnected, or in flight when the connection dropped, is (re)sent on the
-    next connection.  This makes delivery at-least-once: a line the server handled just before the
-    connection died may arrive twice, which we prefer to losing it.
+    One lives as long as the client, across reconnects; each connection's own state is a `_Link`
+    made by `connection_made` and dropped by `connection_lost`.
     """
 
-    wanted_nick: str
-    nick: str = ""
-    mode: str = ""
-    users: list[str] = field(default_factory=list)
-    user_count: int = 0
-    max_line: int = 8192
-    connected: bool = False
-    outbox: OrderedDict[str, OutgoingLine] = field(default_factory=OrderedDict)
-    # Ids only need to be unique among our own lines; the random part keeps two clients (or two
-    # runs of one) from ever confusing each other's ids in a shared log.
-    _id_prefix: str = field(default_factory=lambda: "c" + secrets.token_hex(3))
-    _id_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _last_seen_ts: float = 0.0
-    _nick_request_id: str | None = None  # the id of our newest `nick` request
+    ping_interval: float = 5.0
+    welcome_timeout: float = 10.0
+    tls: bool = False  # only for the hint when a plain connection is hung up on
+    lag: float | None = None
+    _ping_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _link: _Link | None = field(default=None, repr=False)
 
-    # -- connection lifecycle --
+    # -- the connection's life --
 
-    def hello(self) -> dict[str, Any]:
-        """The first request on every connection; it re-claims the nick after a reconnect."""
-        return {"type": "hello", "protocol": PROTOCOL_VERSION, "nick": self.wanted_nick,
-                "client": CLIENT_NAME}
-
-    def connection_lost(self) -> None:
+    def connection_made(self, now: float, password: str | None = None) -> bytes:
+        """A new connection is open: the hello to send first (it re-claims the nick after a
+        reconnect).  The password is put in the hello and not kept."""
         self.connected = False
+        self._link = _Link(started=now, last_heard=now)
+        return encode(hello_request(self.wanted_nick, CLIENT_NAME, password))
 
-    def on_welcome(self, welcome: Welcome) -> list[dict[str, Any]]:
-        """Adopt the server's view; return the requests to send now (re-claim nick, outbox)."""
-        self.connected = True
-        self.nick = welcome.nick
-        self.mode = welcome.mode
-        self.users = list(welcome.users)
-        self.user_count = welcome.user_count
-        self.max_line = welcome.max_line
-        requests: list[dict[str, Any]] = []
-        if self.wanted_nick and welcome.nick.casefold() != self.wanted_nick.casefold():
-            # Usually our old connection had not been reaped yet; ask once more explicitly.
-            requests.append(self._nick_request(self.wanted_nick))
-        for line in self.outbox.values():
-            line.delivery = Delivery.SENT
-            requests.append(line.request())
-        return requests
+    def receive(self, line: bytes | str, now: float) -> Step:
+        """One line from the server."""
+        link = self._link
+        if link is None or link.ending is not None:
+            return Step()  # we are hanging up: nothing more it says matters
+        link.last_heard = now
+        link.silent_pings = 0  # the server is alive, even if it is slow to answer pings
+        event = decode(line)
+        if link.phase is Phase.AWAITING_WELCOME:
+            return self._before_welcome(link, line, event, now)
+        if event is None:
+            return Step()
+        if isinstance(event, ServerPing):
+            return Step(data=encode(pong_request(event.id)))
+        if isinstance(event, Pong):
+            return Step(self._on_pong(link, event, now))
+        if isinstance(event, Notice) and event.code == "shutdown":
+            link.shutting_down = True
+        return Step(self.apply(event))
 
-    # -- the user's actions --
+    def next_timer(self) -> float | None:
+        """When `tick` must next be called (on the clock `now` is read from), or None."""
+        link = self._link
+        if link is None or link.ending is not None:
+            return None
+        if link.phase is Phase.AWAITING_WELCOME:
+            return link.started + self.welcome_timeout
+        times = [t for t in (link.next_ping, link.next_lag_refresh) if t is not None]
+        return min(times) if times else None
 
-    def submit(self, kind: str, text: str, to: str | None = None) -> OutgoingLine:
-        """Put a typed line in the outbox; the caller sends `line.request()` if connected."""
-        line = OutgoingLine(f"{self._id_prefix}-{next(self._id_counter)}", kind, text, to)
-        if self.connected:
-            line.delivery = Delivery.SENT
-        self.outbox[line.id] = line
-        return line
+    def tick(self, now: float) -> Step:
+        """Time passed: give up waiting for a welcome, ping, count the lag up, or call it dead."""
+        link = self._link
+        if link is None or link.ending is not None:
+            return Step()
+        if link.phase is Phase.AWAITING_WELCOME:
+            if now >= link.started + self.welcome_timeout:
+                return self._hang_up(link, Ending("no welcome from the server (is it a selchat server?)"))
+            return Step()
+        step = Step()
+        if link.next_lag_refresh is not None and now >= link.next_lag_refresh:
+            step.events += self._lag_refresh(link, now)
+        if link.next_ping is not None and now >= link.next_ping:
+            if link.silent_pings >= DEAD_AFTER_PINGS:
+                # Pings unanswered and nothing else heard: dead even if TCP has not said so.
+                silence = round(now - link.last_heard)
+                return self._hang_up(link, Ending(f"no answer from the server for {silence} s"))
+            step.data = self._ping(link, now)
+        return step
 
-    def request_nick(self, nick: str) -> dict[str, Any]:
-        self.wanted_nick = nick
-        return self._nick_request(nick)
+    def connection_lost(self, error: str | None = None) -> Ending:
+        """The connection is gone (`error`: the I/O layer's words for why, None for a plain end of
+        file), or never came up.  Says why, truly: our own reason if we hung up."""
+        link, welcomed = self._link, self.connected
+        self._link, self.connected = None, False
+        if link is not None and link.ending is not None:
+            return dataclasses.replace(link.ending, welcomed=welcomed)
+        if link is None:
+            return Ending(error or "server closed the connection")
+        if welcomed:
+            shutdown = "server shutting down" if link.shutting_down else "server closed the connection"
+            return Ending(error or shutdown, welcomed=True)
+        return Ending(self._ended_before_welcome(link, error or "server closed the connection"))
 
-    def _nick_request(self, nick: str) -> dict[str, Any]:
-        # The id comes back on the error if the change fails, so a late error for an older
-        # request cannot undo a newer one.
-        self._nick_request_id = f"{self._id_prefix}-n{next(self._id_counter)}"
-        return {"type": "nick", "nick": nick, "id": self._nick_request_id}
+    def _hang_up(self, link: _Link, ending: Ending) -> Step:
+        link.ending = ending
+        return Step(hang_up=True)
 
-    # -- what the server says --
+    def _before_welcome(self, link: _Link, line: bytes | str, event: Event | None, now: float) -> Step:
+        """The handshake: text lines (a greeting, or a refusal) and errors until `welcome`."""
+        if event is None:
+            reason = text_line_reason(line)
+            if reason:
+                link.refusal = reason[:REASON_MAX]
+            return Step()
+        if isinstance(event, ServerError):
+            if event.code == "unsupported_protocol":  # retrying will not teach the server ours
+                return self._hang_up(link, Ending(
+                    f"server refused protocol {PROTOCOL_VERSION}: {event.message}", fatal=True))
+            if event.code in ("auth_required", "bad_password"):
+                # Hang up at once: the server closes anyway (after a penalty, for a wrong one).
+                wrong = event.code == "bad_password"
+                return self._hang_up(link, Ending(
+                    "wrong password" if wrong else "the server needs a password",
+                    needs_password=True, wrong_password=wrong))
+            link.refusal = event.message or event.code
+            return Step()
+        if not isinstance(event, Welcome):
+            return Step()
+        data = b"".join(encode(request) for request in self.on_welcome(event))
+        link.phase = Phase.WELCOMED
+        data += self._ping(link, now)
+        events: list[Event] = [event, *(DeliveryChanged(line) for line in self.pending())]
+        return Step(events, data, welcomed=True)
 
-    def is_duplicate_replay(self, line: ChatLine) -> bool:
-        """After a reconnect the server replays history we have already shown: skip it."""
-        return line.replay and line.ts is not None and line.ts <= self._last_seen_ts
+    def _ended_before_welcome(self, link: _Link, reason: str) -> str:
+        """Why a connection ended before `welcome`: the server's own words if it sent any.
 
-    def apply(self, event: Event) -> list[Event]:
-        """Update state from one server event; return the events the UI should see for it.
-
-        Usually that is just the event itself, plus `DeliveryChanged` when it confirms or refuses
-        one of our lines.  Replayed history we have already shown is swallowed.
+        A server refusing a connection (full, too many from one address) says why in one text line,
+        since it does not know the dialect yet (docs/protocol.md, "Limits a client meets").
         """
-        settled: list[Event] = []
-        if isinstance(event, ChatLine):
-            if self.is_duplicate_replay(event):
-                return []
-            if event.ts is not None:
-                self._last_seen_ts = max(self._last_seen_ts, event.ts)
-            settled = self._settle(event.id, Delivery.DELIVERED)
-            if settled:
-                return settled  # the UI already shows the line; it only needs to mark it delivered
-        elif isinstance(event, Reply):
-            # The protocol puts `id` on the sender's copy; if a server leaves it off a reply,
-            # replies still come back in order, so the oldest line in flight is the one answered.
-            line_id = event.id if event.id is not None else self._oldest_in_flight()
-            settled = self._settle(line_id, Delivery.DELIVERED)
-        elif isinstance(event, ServerError):
-            settled = self._settle(event.id, Delivery.FAILED, event.message or event.code)
-            if event.code in ("nick_in_use", "bad_nick") and self.nick \
-                    and (event.id is None or str(event.id) == self._nick_request_id):
-                self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
-        elif isinstance(event, Joined):
-            if event.nick not in self.users:
-                self.users.append(event.nick)
-                self.user_count += 1
-        elif isinstance(event, Left):
-            if event.nick in self.users:
-                self.users.remove(event.nick)
-                self.user_count = max(0, self.user_count - 1)
-        elif isinstance(event, NickChanged):
-            self.users = [event.new if u == event.old else u for u in self.users]
-            if event.old == self.nick:
-                self.nick = event.new
-                self.wanted_nick = event.new
-        elif isinstance(event, UserList):
-            self.users = list(event.users)
-            self.user_count = event.user_count
-        elif isinstance(event, Presence):
-            gone = set(event.left)
-            self.users = [u for u in self.users if u not in gone]
-            self.users += [n for n in event.joined if n not in self.users]
-            self.user_count = event.user_count
-        return [event, *settled]
+        if link.refusal:
+            return link.refusal
+        if not self.tls and reason in ("server closed the connection", "connection reset"):
+            # What a TLS-only server does to a plain hello: hang up without a word.
+            return f"{reason} before welcome (if the server uses TLS, try --tls)"
+        return reason
 
-    def _oldest_in_flight(self) -> str | None:
-        return next((line.id for line in self.outbox.values() if line.delivery is Delivery.SENT), None)
+    # -- pings and lag --
 
-    def _settle(self, line_id: str | int | None, delivery: Delivery, error: str = "") -> list[Event]:
-        """Take our line `line_id` out of the outbox as delivered or failed: `[DeliveryChanged]`,
-        or `[]` if it is not one of ours (or there is no id)."""
-        line = self.outbox.pop(str(line_id), None) if line_id is not None else None
-        if line is None:
+    def _ping(self, link: _Link, now: float) -> bytes:
+        ping_id = f"lag-{next(self._ping_ids)}"
+        link.pings[ping_id] = now
+        while len(link.pings) > 2 * DEAD_AFTER_PINGS:  # unanswered ones: keep it small
+            del link.pings[next(iter(link.pings))]
+        link.silent_pings += 1
+        link.next_ping = now + self.ping_interval
+        if link.next_lag_refresh is None:
+            link.next_lag_refresh = now + LAG_REFRESH
+        return encode(ping_request(ping_id))
+
+    def _on_pong(self, link: _Link, pong: Pong, now: float) -> list[Event]:
+        sent = link.pings.pop(str(pong.id), None)
+        if sent is None:
             return []
-        line.delivery = delivery
-        line.error = error
-        return [DeliveryChanged(line)]
+        link.pings.clear()  # older pings are answered by implication
+        link.next_lag_refresh = None
+        self.lag = link.shown_lag = now - sent
+        return [LagMeasured(self.lag)]
 
-    def pending(self) -> Iterable[OutgoingLine]:
-        """Lines not yet confirmed, oldest first."""
-        return list(self.outbox.values())
+    def _lag_refresh(self, link: _Link, now: float) -> list[Event]:
+        """The lag counts up while a ping waits for its answer, so a stalled server shows."""
+        if not link.pings:
+            link.next_lag_refresh = None
+            return []
+        link.next_lag_refresh = now + LAG_REFRESH
+        waited = now - next(iter(link.pings.values()))
+        if waited <= link.shown_lag:
+            return []
+        link.shown_lag = waited
+        return [LagMeasured(waited)]
+
+    # -- the user's actions: each returns what to write now (b"" when nothing can be) --
+
+    def send(self, kind: str, text: str, to: str | None = None) -> tuple[OutgoingLine, bytes]:
+        """Put a typed line in the outbox; it goes out now if connected, else on the next welcome."""
+        line = self.submit(kind, text, to)
+        return line, encode(line.request()) if self.connected else b""
+
+    def oversize(self, kind: str, text: str, to: str | None = None) -> int:
+        """The line's size on the wire if it is over the server's `max_line`, else 0."""
+        size = len(encode(chat_request(kind, text, _LONGEST_ID, to)))
+        return size if size > self.max_line else 0
+
+    def change_nick(self, nick: str) -> bytes:
+        """Ask for a new nick; it is also the nick re-claimed after a reconnect."""
+        return self._if_open(self.request_nick(nick))
+
+    def who(self) -> bytes:
+        return self._if_open(who_request())
+
+    def quit(self, reason: str = "") -> bytes:
+        return self._if_open(quit_request(reason))
+
+    def _if_open(self, request: dict[str, Any]) -> bytes:
+        return encode(request) if self._link is not None else b""

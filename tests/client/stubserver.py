@@ -1,8 +1,10 @@
 """A tiny in-process JSON-lines server, only for unit tests of the client's network layer.
 
-It speaks just enough of docs/protocol.md (hello/welcome, message, action, private, nick, who,
-ping, quit) to test framing and reconnect logic quickly; the integration tests use the real
-server through `run_server`.
+It speaks just enough of docs/protocol.md (hello/welcome, message, action, nick, ping, quit) to
+test framing and reconnect logic quickly; the integration tests use the real server through
+`run_server`.  What it sends is the real server's own events, encoded by the real server's
+encoder, so the stub cannot drift from what the server says (it once sent a `reply` without the
+`id`, which the server never does).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+
+from selchat.server import events as ev
+from selchat.server.protocol import DEFAULT_MAX_LINE, encode_json
 
 
 class StubServer:
@@ -33,12 +38,12 @@ class StubServer:
             writer.transport.abort()
         await self.server.wait_closed()
 
-    def _send(self, writer: asyncio.StreamWriter, obj: dict) -> None:
-        writer.write(json.dumps(obj).encode() + b"\n")
+    def _send(self, writer: asyncio.StreamWriter, event) -> None:
+        writer.write(encode_json(event))
 
-    def _broadcast(self, obj: dict) -> None:
+    def _broadcast(self, event) -> None:
         for writer in self.clients:
-            self._send(writer, obj)
+            self._send(writer, event)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.greeting:
@@ -47,34 +52,32 @@ class StubServer:
             while line := await reader.readline():
                 request = json.loads(line)
                 self.received.append(request)
-                kind = request.get("type")
-                ident = {"id": request["id"]} if "id" in request else {}
+                kind, rid = request.get("type"), request.get("id")
                 if kind == "hello":
                     nick = request.get("nick") or "guest"
                     while nick in self.clients.values():
                         nick += "_"
                     self.clients[writer] = nick
-                    self._send(writer, {"type": "welcome", "protocol": 1, "mode": self.mode,
-                                        "nick": nick, "users": list(self.clients.values()),
-                                        "user_count": len(self.clients)})
-                    self._broadcast({"type": "join", "nick": nick, "ts": time.time()})
+                    users = tuple(self.clients.values())
+                    self._send(writer, ev.Welcome("selchat stub", self.mode, nick, users, len(users),
+                                                  DEFAULT_MAX_LINE))
+                    self._broadcast(ev.Joined(nick, time.time()))
                 elif kind in ("message", "action") and self.mode != "chat":
                     text = request["text"].upper() if self.mode == "upper" else request["text"]
-                    self._send(writer, {"type": "reply", "text": text})
+                    self._send(writer, ev.Reply(text, rid))
                 elif kind in ("message", "action"):
-                    self._broadcast({"type": kind, "from": self.clients[writer],
-                                     "text": request["text"], "ts": time.time(), **ident})
+                    line_class = ev.Message if kind == "message" else ev.Action
+                    self._broadcast(line_class(self.clients[writer], request["text"], time.time(), rid))
                 elif kind == "nick":
                     old, new = self.clients[writer], request["nick"]
                     self.clients[writer] = new
-                    self._broadcast({"type": "nick", "old": old, "new": new, "ts": time.time()})
+                    self._broadcast(ev.NickChanged(old, new, time.time()))
                 elif kind == "ping":
-                    self._send(writer, {"type": "pong", "id": request.get("id")})
+                    self._send(writer, ev.Pong(request.get("id")))
                 elif kind == "quit":
                     break
         finally:
             nick = self.clients.pop(writer, None)
             writer.close()
             if nick:
-                self._broadcast({"type": "leave", "nick": nick, "reason": "connection closed",
-                                 "ts": time.time()})
+                self._broadcast(ev.Left(nick, "connection closed", time.time()))

@@ -5,7 +5,7 @@ from textual import events
 
 from conftest import SIZE, connected, log_text, status_text, wait_until
 from selchat.client.app import SelchatApp
-from selchat.client.session import ConnectionState
+from selchat.client.session import ConnectionState, StatusChanged
 from selchat.client.widgets import PasteConfirm
 
 
@@ -273,3 +273,29 @@ async def test_quit_with_undelivered_lines_warns_first():
         assert app.is_running
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: not app.is_running, what="exit")
+
+
+async def test_a_lost_connection_is_noted_even_when_the_reconnect_comes_in_the_same_batch():
+    """tui-review defect D: RECONNECTING(reason), CONNECTING, CONNECTED in one batch collapsed
+    into the last status, so the log never said the connection had been lost."""
+    app = SelchatApp("127.0.0.1", 8081, "alice", autoconnect=False)
+
+    def status(state, **kwargs):
+        return StatusChanged(state, "127.0.0.1", 8081, **kwargs)
+
+    async with app.run_test(size=SIZE) as pilot:
+        app.deliver([status(ConnectionState.RECONNECTING, attempt=1, retry_in=0.5,
+                            reason="too slow (output queue full)"),
+                     status(ConnectionState.CONNECTING, attempt=1),
+                     status(ConnectionState.CONNECTED)])
+        await pilot.pause()
+        assert "not connected, will keep trying: too slow (output queue full)" in log_text(app)
+        assert connected(app)
+        # Once per loss, not once per countdown tick; a new loss after a connection is noted again.
+        app.deliver([status(ConnectionState.RECONNECTING, attempt=1, retry_in=n / 2,
+                            reason="connection refused") for n in (2, 1)])
+        await pilot.pause()
+        app.deliver([status(ConnectionState.CONNECTED),
+                     status(ConnectionState.RECONNECTING, attempt=1, retry_in=1, reason="connection refused")])
+        await pilot.pause()
+        assert log_text(app).count("not connected, will keep trying: connection refused") == 2

@@ -7,7 +7,8 @@ from textual.widgets import Input, Label
 from conftest import SIZE, connected, log_text, status_text, wait_until
 from credentials import PASSWORD
 from selchat.client.app import SelchatApp
-from selchat.client.net import Backoff, ChatClient, tls_context
+from selchat.client.errors import tls_context
+from selchat.client.net import Backoff, ChatClient
 from selchat.client.widgets import PasswordPrompt
 
 

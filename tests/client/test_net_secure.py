@@ -4,7 +4,8 @@ import asyncio
 
 from conftest import FAST, delivered, running, status
 from credentials import PASSWORD, make_certificate
-from selchat.client.net import Backoff, ChatClient, tls_context
+from selchat.client.errors import tls_context
+from selchat.client.net import Backoff, ChatClient
 from selchat.client.session import (
     ChatLine, ConnectionState, Left, Notice, PasswordNeeded, StatusChanged, Welcome,
 )

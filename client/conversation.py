@@ -1,0 +1,172 @@
+"""What the client knows about its conversation, across reconnects: nick, users and the outbox.
+
+Pure state, no I/O and no clock.  `session.ClientSession` builds on it and adds the protocol
+rules of one connection (handshake, pings, hanging up).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .events import (
+    DEFAULT_MAX_LINE, ChatLine, Event, Joined, Left, NickChanged, Presence, Reply, ServerError,
+    UserList, Welcome, chat_request, nick_request,
+)
+
+
+class Delivery(enum.Enum):
+    PENDING = "pending"  # typed while disconnected, waiting in the outbox
+    SENT = "sent"  # written to the server, its copy not back yet
+    DELIVERED = "delivered"  # the server's copy came back
+    FAILED = "failed"  # the server refused it (error with our id)
+
+
+@dataclass
+class OutgoingLine:
+    """One line the user typed, tracked until the server confirms or refuses it."""
+
+    id: str
+    kind: str  # "message" | "action" | "private"
+    text: str
+    to: str | None = None
+    delivery: Delivery = Delivery.PENDING
+    error: str = ""
+
+    def request(self) -> dict[str, Any]:
+        return chat_request(self.kind, self.text, self.id, self.to)
+
+
+@dataclass(frozen=True)
+class DeliveryChanged(Event):
+    """An outgoing line moved on: sent, delivered or failed."""
+
+    line: OutgoingLine
+
+
+@dataclass
+class Conversation:
+    """The users, our nick and the outbox, as the server's events leave them.
+
+    The outbox holds every line the user typed until the server has confirmed or refused it, so
+    a line typed while disconnected, or in flight when the connection dropped, is (re)sent on the
+    next connection.  This makes delivery at-least-once: a line the server handled just before the
+    connection died may arrive twice, which we prefer to losing it.
+    """
+
+    wanted_nick: str
+    nick: str = ""
+    mode: str = ""
+    users: list[str] = field(default_factory=list)
+    user_count: int = 0
+    max_line: int = DEFAULT_MAX_LINE
+    connected: bool = False  # welcomed on the current connection
+    outbox: OrderedDict[str, OutgoingLine] = field(default_factory=OrderedDict)
+    # Ids only need to be unique among our own lines; the random part keeps two clients (or two
+    # runs of one) from ever confusing each other's ids in a shared log.
+    _id_prefix: str = field(default_factory=lambda: "c" + secrets.token_hex(3))
+    _id_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _last_seen_ts: float = 0.0
+    _nick_request_id: str | None = None  # the id of our newest `nick` request
+
+    def on_welcome(self, welcome: Welcome) -> list[dict[str, Any]]:
+        """Adopt the server's view; return the requests to send now (re-claim nick, outbox)."""
+        self.connected = True
+        self.nick = welcome.nick
+        self.mode = welcome.mode
+        self.users = list(welcome.users)
+        self.user_count = welcome.user_count
+        self.max_line = welcome.max_line
+        requests: list[dict[str, Any]] = []
+        if self.wanted_nick and welcome.nick.casefold() != self.wanted_nick.casefold():
+            # Usually our old connection had not been reaped yet; ask once more explicitly.
+            requests.append(self._nick_request(self.wanted_nick))
+        for line in self.outbox.values():
+            line.delivery = Delivery.SENT
+            requests.append(line.request())
+        return requests
+
+    def submit(self, kind: str, text: str, to: str | None = None) -> OutgoingLine:
+        """Put a typed line in the outbox (see `send`, which also says what to write)."""
+        line = OutgoingLine(f"{self._id_prefix}-{next(self._id_counter)}", kind, text, to)
+        if self.connected:
+            line.delivery = Delivery.SENT
+        self.outbox[line.id] = line
+        return line
+
+    def request_nick(self, nick: str) -> dict[str, Any]:
+        self.wanted_nick = nick
+        return self._nick_request(nick)
+
+    def _nick_request(self, nick: str) -> dict[str, Any]:
+        # The id comes back on the error if the change fails, so a late error for an older
+        # request cannot undo a newer one.
+        self._nick_request_id = f"{self._id_prefix}-n{next(self._id_counter)}"
+        return nick_request(nick, self._nick_request_id)
+
+    def is_duplicate_replay(self, line: ChatLine) -> bool:
+        """After a reconnect the server replays history we have already shown: skip it."""
+        return line.replay and line.ts is not None and line.ts <= self._last_seen_ts
+
+    def apply(self, event: Event) -> list[Event]:
+        """Update state from one server event; return the events the UI should see for it.
+
+        Usually that is just the event itself, plus `DeliveryChanged` when it confirms or refuses
+        one of our lines.  Replayed history we have already shown is swallowed.
+        """
+        settled: list[Event] = []
+        if isinstance(event, ChatLine):
+            if self.is_duplicate_replay(event):
+                return []
+            if event.ts is not None:
+                self._last_seen_ts = max(self._last_seen_ts, event.ts)
+            settled = self._settle(event.id, Delivery.DELIVERED)
+            if settled:
+                return settled  # the UI already shows the line; it only needs to mark it delivered
+        elif isinstance(event, Reply):
+            settled = self._settle(event.id, Delivery.DELIVERED)
+        elif isinstance(event, ServerError):
+            settled = self._settle(event.id, Delivery.FAILED, event.message or event.code)
+            if event.code in ("nick_in_use", "bad_nick") and self.nick \
+                    and (event.id is None or str(event.id) == self._nick_request_id):
+                self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
+        elif isinstance(event, Joined):
+            if event.nick not in self.users:
+                self.users.append(event.nick)
+                self.user_count += 1
+        elif isinstance(event, Left):
+            if event.nick in self.users:
+                self.users.remove(event.nick)
+                self.user_count = max(0, self.user_count - 1)
+        elif isinstance(event, NickChanged):
+            self.users = [event.new if u == event.old else u for u in self.users]
+            if event.old == self.nick:
+                self.nick = event.new
+                self.wanted_nick = event.new
+        elif isinstance(event, UserList):
+            self.users = list(event.users)
+            self.user_count = event.user_count
+        elif isinstance(event, Presence):
+            gone = set(event.left)
+            self.users = [u for u in self.users if u not in gone]
+            self.users += [n for n in event.joined if n not in self.users]
+            self.user_count = event.user_count
+        return [event, *settled]
+
+    def _settle(self, line_id: str | int | None, delivery: Delivery, error: str = "") -> list[Event]:
+        """Take our line `line_id` out of the outbox as delivered or failed: `[DeliveryChanged]`,
+        or `[]` if it is not one of ours (or there is no id)."""
+        line = self.outbox.pop(str(line_id), None) if line_id is not None else None
+        if line is None:
+            return []
+        line.delivery = delivery
+        line.error = error
+        return [DeliveryChanged(line)]
+
+    def pending(self) -> Iterable[OutgoingLine]:
+        """Lines not yet confirmed, oldest first."""
+        return list(self.outbox.values())
