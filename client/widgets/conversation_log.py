@@ -11,10 +11,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from rich.text import Text
+from rich.segment import Segment
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
+
+from .log_rows import render_rows
 
 MAX_ENTRIES = 5000
 
@@ -54,6 +58,8 @@ class ConversationLog(ScrollView, can_focus=False):
         self._render_width = 0
         self._following = True
         self.new_below = 0
+        # (style, background) -> the style made readable there; emptied when the theme changes.
+        self._readable_styles: dict = {}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -79,7 +85,7 @@ class ConversationLog(ScrollView, can_focus=False):
         for text, key in texts:
             entry = _Entry(text, key)
             if width:
-                entry.strips = self._render(text, width)
+                entry.strips = self._render_text(text, width)
                 self._lines.extend(entry.strips)
             self._entries.append(entry)
         self._evict()
@@ -87,7 +93,8 @@ class ConversationLog(ScrollView, can_focus=False):
         if self._following:
             self._scroll_to_bottom()
         else:
-            self.new_below += len(texts)
+            # Lines below the view are kept lines: the count never runs past what the log holds.
+            self.new_below = min(self.new_below + len(texts), len(self._entries))
             self.post_message(self.NewBelowChanged(self.new_below))
 
     def replace(self, key: str, text: Text) -> bool:
@@ -98,7 +105,7 @@ class ConversationLog(ScrollView, can_focus=False):
             if entry.key == key:
                 entry.text = text
                 if self._render_width:
-                    strips = self._render(text, self._render_width)
+                    strips = self._render_text(text, self._render_width)
                     self._lines[offset:offset + len(entry.strips)] = strips
                     entry.strips = strips
                     self._update_virtual_size()
@@ -120,19 +127,68 @@ class ConversationLog(ScrollView, can_focus=False):
 
     # -- rendering ------------------------------------------------------------------------------
 
-    def _render(self, text: Text, width: int) -> list[Strip]:
-        console = self.app.console
-        options = console.options.update_width(width)
-        lines = console.render_lines(text, options, pad=False)
-        return [Strip(line) for line in lines] or [Strip.blank(width)]
+    # Not `_render`: that is `Widget._render()`, which Textual calls to copy a selection.
+    def _render_text(self, text: Text, width: int) -> list[Strip]:
+        background = self.background_colors[1].rgb
+        return render_rows(text, width, self.app.console, background, self._readable_styles)
+
+    def _top_entry(self) -> tuple[int, int] | None:
+        """The entry at the top of the view and how many of its rows are above the view."""
+        top, row = round(self.scroll_y), 0
+        for index, entry in enumerate(self._entries):
+            if row + len(entry.strips) > top:
+                return index, top - row
+            row += len(entry.strips)
+        return None
 
     def _rerender_all(self, width: int) -> None:
+        # Scrolled up, the user is reading an entry, not a row number: keep that entry on top.
+        anchor = None if self._following else self._top_entry()
         self._render_width = width
         self._lines = []
-        for entry in self._entries:
-            entry.strips = self._render(entry.text, width)
+        anchor_row = 0
+        for index, entry in enumerate(self._entries):
+            entry.strips = self._render_text(entry.text, width)
+            if anchor is not None and index == anchor[0]:
+                anchor_row = len(self._lines) + min(anchor[1], len(entry.strips) - 1)
             self._lines.extend(entry.strips)
         self._update_virtual_size()
+        if anchor is not None:
+            self.scroll_to(y=anchor_row, animate=False, immediate=True)
+            self._following = False
+        self.refresh()
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme) -> None:
+        # Colours were made readable against the old background: do it again for the new one.
+        self._readable_styles.clear()
+        if self._render_width:
+            self._rerender_all(self._render_width)
+            if self._following:
+                self._scroll_to_bottom()
+
+    # -- selection (drag, then Ctrl+C copies) ----------------------------------------------------
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        text = "\n".join(strip.text.rstrip() for strip in self._lines)
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+    def _highlight(self, strip: Strip, index: int) -> Strip:
+        selection = self.text_selection
+        span = selection.get_span(index) if selection is not None else None
+        if span is None:
+            return strip
+        start, end = span
+        end = strip.cell_length if end == -1 else end
+        style = self.screen.get_component_rich_style("screen--selection")
+        middle = [Segment(seg.text, (seg.style + style) if seg.style else style, seg.control)
+                  for seg in strip.crop(start, end)]
+        return Strip.join([strip.crop(0, start), Strip(middle), strip.crop(end, strip.cell_length)])
 
     def _evict(self) -> None:
         surplus = len(self._entries) - self.max_entries
@@ -177,5 +233,8 @@ class ConversationLog(ScrollView, can_focus=False):
         width = self.scrollable_content_region.width
         if index >= len(self._lines):
             return Strip.blank(width, self.rich_style)
-        return self._lines[index].crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+        strip = self._highlight(self._lines[index], index)
+        # Offsets tie each cell to (column, row) so a mouse drag knows what it selects.
+        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style) \
+            .apply_offsets(0, index)
 

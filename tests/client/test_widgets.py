@@ -88,3 +88,62 @@ async def test_ctrl_l_redraws_the_whole_screen_and_keeps_the_conversation():
         assert app.log_view.entry_count == before
         assert "a line tmux draws narrower" in log_text(app)
         assert full_updates, "Ctrl+L did not repaint the whole screen"
+
+
+# -- 2. select with the mouse, Ctrl+C copies ----------------------------------------------------------
+
+
+async def drag(pilot, widget, start: tuple[int, int], end: tuple[int, int]) -> None:
+    """Press at `start`, move with the button held, release at `end` (offsets in `widget`)."""
+    await pilot.mouse_down(widget, offset=start)
+    await pilot._post_mouse_events([events.MouseMove], widget, offset=end, button=1)
+    await pilot.mouse_up(widget, offset=end)
+    await pilot.pause()
+
+
+async def test_drag_select_then_ctrl_c_copies_the_conversation_text():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        await scenes.feed(app, [said("bob", "copy me please", 60), said("bob", "and me", 120)], pilot)
+        log = app.log_view
+        rows = [strip.text for strip in log._lines]
+        row = next(i for i, text in enumerate(rows) if "copy me please" in text)
+        column = rows[row].index("copy")
+        # The log has one column of padding: screen x = column + 1, y = row - scroll.
+        y = row - round(log.scroll_y)
+        # The cell under the pointer at release is part of the selection.
+        await drag(pilot, log, (column + 1, y), (column + len("copy me"), y))
+        assert app.screen.get_selected_text() == "copy me"
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.clipboard == "copy me"
+        assert app.is_running
+
+
+async def test_copying_a_selection_over_several_lines():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        await scenes.feed(app, [said("bob", "first", 60), said("bob", "second", 120)], pilot)
+        log = app.log_view
+        rows = [strip.text.rstrip() for strip in log._lines]
+        first = next(i for i, text in enumerate(rows) if text.endswith("first"))
+        app.screen.selections = {log: Selection(Offset(0, first), Offset(len(rows[first + 1]), first + 1))}
+        await pilot.pause()
+        app.screen.action_copy_text()
+        assert app.clipboard == rows[first] + "\n" + rows[first + 1]
+
+
+def test_a_crash_makes_selchat_exit_non_zero(monkeypatch, capsys):
+    from selchat.client import app as app_module, cli
+
+    class CrashingApp(app_module.SelchatApp):
+        def on_mount(self) -> None:
+            raise RuntimeError("a bug of ours")
+
+        def run(self, **kwargs):
+            return super().run(headless=True, **kwargs)
+
+    monkeypatch.setattr(app_module, "SelchatApp", CrashingApp)
+    assert cli.main(["--port", "9", "--nick", "alice"]) != 0

@@ -1,0 +1,83 @@
+"""One conversation entry as screen rows: wrapped with a hanging indent, in readable colours.
+
+Pure functions of a `Text`, a width and a background (plus the console that turns text into
+segments), so the rules are tested without a running app.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich._wrap import divide_line
+from rich.cells import cell_len
+from rich.color import Color
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+from ..palette import RGB, readable
+
+# The layout `formatting` gives every line: "HH:MM m " (time and a one-character mark), then
+# perhaps "[private] " or "[private to x] ", then "<nick> ", "* nick " or "-- ".
+_STAMP = re.compile(r"\S+ . ")
+_PREFIX = re.compile(r"\S+ . (?:\[private(?: to [^\]]*)?\] )?(?:<[^>]*> |\* \S+ |-- )?")
+
+
+def hanging_indent(plain: str, width: int) -> int:
+    """Where continuation rows start: under the message text (as weechat aligns them), or under
+    the time's end when the nick is too long for that; never more than half the width."""
+    limit = width // 2
+    for pattern in (_PREFIX, _STAMP):
+        match = pattern.match(plain)
+        if match and 0 < (indent := cell_len(match.group(0))) <= limit:
+            return indent
+    return 0
+
+
+def row_breaks(plain: str, width: int, indent: int) -> list[int]:
+    """Offsets where rows after the first begin: the first row is `width` wide, the rest
+    `width - indent`, breaking between words (and inside a word longer than a row)."""
+    first = divide_line(plain, width, fold=True)
+    if not first:
+        return []
+    start = first[0]
+    return [start] + [start + offset for offset in divide_line(plain[start:], width - indent, fold=True)]
+
+
+def _readable_style(style: Style | None, background: RGB, cache: dict) -> Style | None:
+    if style is None or style.color is None or style.bgcolor is not None or style.color.is_default:
+        return style
+    key = (style, background)
+    fixed = cache.get(key)
+    if fixed is None:
+        triplet = style.color.get_truecolor(foreground=True)
+        rgb = (triplet.red, triplet.green, triplet.blue)
+        better = readable(rgb, background)
+        fixed = style if better == rgb else style + Style(color=Color.from_rgb(*better))
+        cache[key] = fixed
+    return fixed
+
+
+def render_rows(text: Text, width: int, console: Console, background: RGB,
+                cache: dict | None = None) -> list[Strip]:
+    """`text` as strips at most `width` cells wide, continuation rows indented, every coloured
+    span moved (in lightness only) until it reads on `background`."""
+    cache = {} if cache is None else cache
+    indent = hanging_indent(text.plain, width)
+    rows: list[Strip] = []
+    for number, paragraph in enumerate(text.split("\n", allow_blank=True)):
+        plain = paragraph.plain
+        if number == 0:
+            breaks = row_breaks(plain, width, indent)
+        else:  # a line break inside the entry: every row of it is a continuation
+            breaks = divide_line(plain, width - indent, fold=True)
+        for index, piece in enumerate(paragraph.divide(breaks)):
+            piece.rstrip()
+            segments = [Segment(seg.text, _readable_style(seg.style, background, cache), seg.control)
+                        for seg in piece.render(console)]
+            if indent and (number or index):
+                segments.insert(0, Segment(" " * indent))
+            rows.append(Strip(segments).crop(0, width))
+    return rows or [Strip.blank(width)]
