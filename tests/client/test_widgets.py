@@ -5,12 +5,15 @@ Each one reproduces a defect of issue 13 (see docs/client.md, Keys and Display).
 
 from __future__ import annotations
 
+import pytest
+from rich.style import Style
 from textual import events
 from textual.geometry import Offset
 from textual.selection import Selection
 
 import scenes
 from conftest import log_text
+from selchat.client import palette
 from selchat.client.session import ChatLine, ConnectionState
 
 T0 = scenes.T0
@@ -147,3 +150,43 @@ def test_a_crash_makes_selchat_exit_non_zero(monkeypatch, capsys):
 
     monkeypatch.setattr(app_module, "SelchatApp", CrashingApp)
     assert cli.main(["--port", "9", "--nick", "alice"]) != 0
+
+
+# -- 8. nick colours follow the theme ---------------------------------------------------------------
+
+
+def drawn_contrasts(strips):
+    """(text, contrast) of every coloured, non-dim run as it is drawn (its own fg on its bg)."""
+    for strip in strips:
+        for segment in strip:
+            style = segment.style
+            if style is None or style.color is None or style.bgcolor is None or style.dim \
+                    or not segment.text.strip():
+                continue
+            fg, bg = style.color.get_truecolor(), style.bgcolor.get_truecolor()
+            yield segment.text, palette.contrast(tuple(fg), tuple(bg))
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "solarized-light", "catppuccin-latte",
+                                   "textual-dark"])
+async def test_nicks_and_coloured_text_read_on_the_theme(theme):
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await scenes.connected_scene(pilot)
+        app.theme = theme
+        await pilot.pause()
+        await pilot.pause()
+        log = app.log_view
+        strips = [log.render_line(y) for y in range(log.size.height)]
+        seen = list(drawn_contrasts(strips))
+        assert any("bob" in text for text, _ in seen)
+        assert [(text, round(c, 1)) for text, c in seen if c < 4.5] == []
+        users = app.user_list
+        background = palette.parse_hex(users.background_colors[1].hex6)
+        for option in users.options:
+            prompt = option.prompt
+            for style in [prompt.style, *(span.style for span in prompt.spans)]:
+                style = Style.parse(style) if isinstance(style, str) else style
+                if style.color is not None and not style.dim:
+                    fg = style.color.get_truecolor()
+                    assert palette.contrast(tuple(fg), background) >= 4.5, option.prompt.plain
