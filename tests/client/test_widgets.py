@@ -190,3 +190,68 @@ async def test_nicks_and_coloured_text_read_on_the_theme(theme):
                 if style.color is not None and not style.dim:
                     fg = style.color.get_truecolor()
                     assert palette.contrast(tuple(fg), background) >= 4.5, option.prompt.plain
+
+
+# -- 11. wrapping, resizing, the new-lines count ----------------------------------------------------
+
+
+async def test_wrapped_lines_hang_under_the_message_text():
+    app = scenes.make_app()
+    async with app.run_test(size=(60, 24)) as pilot:
+        await welcome(pilot, "bob")
+        words = " ".join(f"word{n}" for n in range(30))
+        await scenes.feed(app, [said("bob", words, 60)], pilot)
+        entry = next(e for e in app.log_view._entries if "<bob> word0" in e.text.plain)
+        rows = [strip.text.rstrip() for strip in entry.strips]
+        indent = rows[0].index("word0")
+        assert len(rows) >= 3
+        assert all(row[:indent].strip() == "" and row[indent] != " " for row in rows[1:])
+        assert " ".join(" ".join(rows).split()).endswith("word28 word29")
+
+
+async def test_resizing_while_scrolled_up_keeps_the_same_message_on_top():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        long = " and some more words to wrap" * 6
+        await scenes.feed(app, [said("bob", f"msg {n}{long if n % 3 else ''}", n) for n in range(60)],
+                          pilot)
+        log = app.log_view
+
+        def top() -> tuple[str, int]:
+            """The entry at the top of the view, and how many of its rows are above it."""
+            row, top_row = 0, round(log.scroll_y)
+            for entry in log._entries:
+                if row + len(entry.strips) > top_row:
+                    return entry.text.plain, top_row - row
+                row += len(entry.strips)
+            return "", 0
+
+        def top_text() -> str:
+            return top()[0]
+
+        row = sum(len(entry.strips) for entry in list(log._entries)[:log.entry_count - 45])
+        log.scroll_to(y=row, animate=False, immediate=True)
+        await pilot.pause()
+        assert "<bob> msg 15" in top_text()
+        for width in (70, 45, 120):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            assert "<bob> msg 15" in top_text(), width
+            assert top()[1] == 0
+
+
+async def test_new_lines_count_never_exceeds_what_the_log_keeps():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        log = app.log_view
+        log.max_entries = 50
+        await scenes.feed(app, [said("bob", f"early {n}", n) for n in range(60)], pilot)
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert not log.is_vertical_scroll_end
+        for batch in range(3):
+            await scenes.feed(app, [said("bob", f"late {batch} {n}", 100) for n in range(30)], pilot)
+        assert log.new_below == 50
+        assert "50 new lines below" in str(app.new_below.render())
