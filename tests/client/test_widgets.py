@@ -255,3 +255,29 @@ async def test_new_lines_count_never_exceeds_what_the_log_keeps():
             await scenes.feed(app, [said("bob", f"late {batch} {n}", 100) for n in range(30)], pilot)
         assert log.new_below == 50
         assert "50 new lines below" in str(app.new_below.render())
+
+
+# -- 10. narrow terminals ----------------------------------------------------------------------------
+
+
+async def test_status_bar_at_80_columns_keeps_state_nick_and_queued_count():
+    app = scenes.make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await scenes.reconnecting_scene(pilot)
+        app.status_bar.set(status=scenes.status(
+            ConnectionState.RECONNECTING, attempt=3, retry_in=2.0,
+            reason="TLS certificate not trusted (use --tls-ca): self-signed certificate"))
+        await pilot.pause()
+        shown = app.status_bar.render_line(0).text
+        assert "nick alice" in shown and "1 queued" in shown and "reconnecting in 2s" in shown
+        assert len(shown.rstrip()) <= 80
+
+
+async def test_user_list_gives_way_on_a_40_column_terminal():
+    app = scenes.make_app()
+    async with app.run_test(size=(40, 10)) as pilot:
+        await scenes.reconnecting_scene(pilot)
+        assert app.user_list.size.width <= 10
+        assert app.log_view.size.width >= 28
+        shown = app.status_bar.render_line(0).text
+        assert "nick alice" in shown and "1 queued" in shown
