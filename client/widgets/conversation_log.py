@@ -130,7 +130,8 @@ class ConversationLog(ScrollView, can_focus=False):
     # Not `_render`: that is `Widget._render()`, which Textual calls to copy a selection.
     def _render_text(self, text: Text, width: int) -> list[Strip]:
         background = self.background_colors[1].rgb
-        return render_rows(text, width, self.app.console, background, self._readable_styles)
+        return render_rows(text, width, self.app.console, background, self._readable_styles,
+                           self.app.ansi_theme)
 
     def _top_entry(self) -> tuple[int, int] | None:
         """The entry at the top of the view and how many of its rows are above the view."""

@@ -14,6 +14,7 @@ from rich.color import Color
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from rich.terminal_theme import TerminalTheme
 from rich.text import Text
 from textual.strip import Strip
 
@@ -46,13 +47,15 @@ def row_breaks(plain: str, width: int, indent: int) -> list[int]:
     return [start] + [start + offset for offset in divide_line(plain[start:], width - indent, fold=True)]
 
 
-def _readable_style(style: Style | None, background: RGB, cache: dict) -> Style | None:
+def _readable_style(style: Style | None, background: RGB, cache: dict,
+                    ansi: TerminalTheme | None) -> Style | None:
     if style is None or style.color is None or style.bgcolor is not None or style.color.is_default:
         return style
     key = (style, background)
     fixed = cache.get(key)
     if fixed is None:
-        triplet = style.color.get_truecolor(foreground=True)
+        # Named colours ("green") are judged as the app will draw them, through its ANSI theme.
+        triplet = style.color.get_truecolor(ansi, foreground=True)
         rgb = (triplet.red, triplet.green, triplet.blue)
         better = readable(rgb, background)
         fixed = style if better == rgb else style + Style(color=Color.from_rgb(*better))
@@ -61,7 +64,7 @@ def _readable_style(style: Style | None, background: RGB, cache: dict) -> Style 
 
 
 def render_rows(text: Text, width: int, console: Console, background: RGB,
-                cache: dict | None = None) -> list[Strip]:
+                cache: dict | None = None, ansi: TerminalTheme | None = None) -> list[Strip]:
     """`text` as strips at most `width` cells wide, continuation rows indented, every coloured
     span moved (in lightness only) until it reads on `background`."""
     cache = {} if cache is None else cache
@@ -75,7 +78,7 @@ def render_rows(text: Text, width: int, console: Console, background: RGB,
             breaks = divide_line(plain, width - indent, fold=True)
         for index, piece in enumerate(paragraph.divide(breaks)):
             piece.rstrip()
-            segments = [Segment(seg.text, _readable_style(seg.style, background, cache), seg.control)
+            segments = [Segment(seg.text, _readable_style(seg.style, background, cache, ansi), seg.control)
                         for seg in piece.render(console)]
             if indent and (number or index):
                 segments.insert(0, Segment(" " * indent))

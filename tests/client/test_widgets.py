@@ -155,15 +155,17 @@ def test_a_crash_makes_selchat_exit_non_zero(monkeypatch, capsys):
 # -- 8. nick colours follow the theme ---------------------------------------------------------------
 
 
-def drawn_contrasts(strips):
-    """(text, contrast) of every coloured, non-dim run as it is drawn (its own fg on its bg)."""
+def drawn_contrasts(strips, ansi):
+    """(text, contrast) of every coloured, non-dim run as it is drawn (its own fg on its bg;
+    named colours as the app's ANSI theme draws them)."""
     for strip in strips:
         for segment in strip:
             style = segment.style
             if style is None or style.color is None or style.bgcolor is None or style.dim \
                     or not segment.text.strip():
                 continue
-            fg, bg = style.color.get_truecolor(), style.bgcolor.get_truecolor()
+            fg = style.color.get_truecolor(ansi, foreground=True)
+            bg = style.bgcolor.get_truecolor(ansi, foreground=False)
             yield segment.text, palette.contrast(tuple(fg), tuple(bg))
 
 
@@ -178,7 +180,7 @@ async def test_nicks_and_coloured_text_read_on_the_theme(theme):
         await pilot.pause()
         log = app.log_view
         strips = [log.render_line(y) for y in range(log.size.height)]
-        seen = list(drawn_contrasts(strips))
+        seen = list(drawn_contrasts(strips, app.ansi_theme))
         assert any("bob" in text for text, _ in seen)
         assert [(text, round(c, 1)) for text, c in seen if c < 4.5] == []
         users = app.user_list
@@ -188,7 +190,7 @@ async def test_nicks_and_coloured_text_read_on_the_theme(theme):
             for style in [prompt.style, *(span.style for span in prompt.spans)]:
                 style = Style.parse(style) if isinstance(style, str) else style
                 if style.color is not None and not style.dim:
-                    fg = style.color.get_truecolor()
+                    fg = style.color.get_truecolor(app.ansi_theme)
                     assert palette.contrast(tuple(fg), background) >= 4.5, option.prompt.plain
 
 
