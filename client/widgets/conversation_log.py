@@ -60,6 +60,7 @@ class ConversationLog(ScrollView, can_focus=False):
         self.new_below = 0
         # (style, background) -> the style made readable there; emptied when the theme changes.
         self._readable_styles: dict = {}
+        self._background: tuple[int, int, int] | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -129,7 +130,9 @@ class ConversationLog(ScrollView, can_focus=False):
 
     # Not `_render`: that is `Widget._render()`, which Textual calls to copy a selection.
     def _render_text(self, text: Text, width: int) -> list[Strip]:
-        background = self.background_colors[1].rgb
+        if self._background is None:  # asking the DOM per line costs a fifth of the render
+            self._background = self.background_colors[1].rgb
+        background = self._background
         return render_rows(text, width, self.app.console, background, self._readable_styles,
                            self.app.ansi_theme)
 
@@ -165,6 +168,7 @@ class ConversationLog(ScrollView, can_focus=False):
     def _theme_changed(self, _theme) -> None:
         # Colours were made readable against the old background: do it again for the new one.
         self._readable_styles.clear()
+        self._background = None
         if self._render_width:
             self._rerender_all(self._render_width)
             if self._following:

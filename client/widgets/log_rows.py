@@ -70,13 +70,15 @@ def render_rows(text: Text, width: int, console: Console, background: RGB,
     cache = {} if cache is None else cache
     indent = hanging_indent(text.plain, width)
     rows: list[Strip] = []
-    for number, paragraph in enumerate(text.split("\n", allow_blank=True)):
+    # Most chat lines fit one row: skip the wrapping work for them.
+    paragraphs = [text] if "\n" not in text.plain else text.split("\n", allow_blank=True)
+    for number, paragraph in enumerate(paragraphs):
         plain = paragraph.plain
         if number == 0:
-            breaks = row_breaks(plain, width, indent)
+            breaks = [] if cell_len(plain) <= width else row_breaks(plain, width, indent)
         else:  # a line break inside the entry: every row of it is a continuation
             breaks = divide_line(plain, width - indent, fold=True)
-        for index, piece in enumerate(paragraph.divide(breaks)):
+        for index, piece in enumerate(paragraph.divide(breaks) if breaks else [paragraph.copy()]):
             piece.rstrip()
             segments = [Segment(seg.text, _readable_style(seg.style, background, cache, ansi), seg.control)
                         for seg in piece.render(console)]
