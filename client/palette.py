@@ -19,9 +19,10 @@ MIN_CONTRAST = 4.5
 # Hues in degrees, spread round the wheel; red (0) is left out so errors stand alone.
 NICK_HUES = (30, 55, 80, 120, 150, 175, 195, 215, 240, 265, 290, 315)
 NICK_SATURATION = 0.75
-# Where the search starts: light and bright on dark backgrounds, deep on light ones.
-START_LIGHTNESS_ON_DARK = 0.68
-START_LIGHTNESS_ON_LIGHT = 0.38
+# Every nick starts light and bright (it reads on dark themes as it is) and is darkened only as
+# far as a light background needs, so the log, which makes any colour readable the same way,
+# and the user list agree on a nick's colour.
+NICK_LIGHTNESS = 0.68
 
 
 def parse_hex(colour: str) -> RGB:
@@ -87,10 +88,13 @@ def nick_hue(nick: str) -> int:
     return NICK_HUES[zlib.crc32(nick.casefold().encode()) % len(NICK_HUES)]
 
 
+def nick_base(nick: str) -> RGB:
+    """The nick's colour before any background is considered."""
+    return _from_hls(nick_hue(nick) / 360, NICK_LIGHTNESS, NICK_SATURATION)
+
+
 def nick_rgb(nick: str, background: RGB) -> RGB:
-    lightness = START_LIGHTNESS_ON_DARK if is_dark(background) else START_LIGHTNESS_ON_LIGHT
-    start = _from_hls(nick_hue(nick) / 360, lightness, NICK_SATURATION)
-    return readable(start, background)
+    return readable(nick_base(nick), background)
 
 
 def nick_colour(nick: str, background: str = "#121212") -> str:
