@@ -1,33 +1,39 @@
-"""The conversation: a bounded, scrollable log of rendered lines whose entries can be updated.
+"""The conversation: a bounded, scrollable log of entries, rendered only where they are seen.
 
 Textual's `RichLog` bounds lines rather than messages and cannot change a line once written; we
 need both (at least 5000 messages kept, and an own line turning from pending to delivered), so
-this is a small line-API `ScrollView` over a deque of entries.
+this is a small line-API `ScrollView` over the entries.  Like Textual's `Log` (and toolong), it
+renders lazily: adding an entry only counts the rows it will take at the current width; its
+strips are made when a row of it is first drawn and kept in an LRU cache.  So a flood of
+thousands of lines costs a few dozen rendered entries, not thousands.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from rich.text import Text
 from rich.segment import Segment
-from textual.geometry import Size
+from rich.text import Text
+from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
-from .log_rows import render_rows
+from .log_rows import render_rows, row_count
 
 MAX_ENTRIES = 5000
+# Rendered entries kept: several screens' worth, so scrolling back and forth rarely re-renders.
+CACHE_ENTRIES = 1024
 
 
-@dataclass
+@dataclass(eq=False)  # compared (and cached) by identity
 class _Entry:
     text: Text
     key: str | None = None
-    strips: list[Strip] = field(default_factory=list)
+    height: int = 0  # rows at the current width; 0 until there is a width
 
 
 class ConversationLog(ScrollView, can_focus=False):
@@ -53,9 +59,16 @@ class ConversationLog(ScrollView, can_focus=False):
     def __init__(self, *, max_entries: int = MAX_ENTRIES, id: str | None = None) -> None:
         super().__init__(id=id)
         self.max_entries = max_entries
-        self._entries: deque[_Entry] = deque()
-        self._lines: list[Strip] = []
+        # Live entries are `_entries[_first:]`; evicting only moves `_first` (lists compact now
+        # and then), so row lookups can bisect `_starts`, each entry's first row counted from the
+        # start of the log's life; `_base` is the first live row on that count.
+        self._entries: list[_Entry] = []
+        self._starts: list[int] = []
+        self._first = 0
+        self._base = 0
+        self._end = 0  # one past the last row, on the same count
         self._render_width = 0
+        self._cache: OrderedDict[_Entry, list[Strip]] = OrderedDict()
         self._following = True
         self.new_below = 0
         # (style, background) -> the style made readable there; emptied when the theme changes.
@@ -66,57 +79,78 @@ class ConversationLog(ScrollView, can_focus=False):
 
     @property
     def entry_count(self) -> int:
-        return len(self._entries)
+        return len(self._entries) - self._first
 
     @property
     def line_count(self) -> int:
-        return len(self._lines)
+        """Rows the entries take at the current width."""
+        return self._end - self._base
 
     def plain_lines(self) -> list[str]:
         """The entries as plain text (for tests and copying)."""
-        return [entry.text.plain for entry in self._entries]
+        return [entry.text.plain for entry in self._live()]
+
+    def rows(self, start: int = 0, end: int | None = None) -> list[str]:
+        """The text of rows `start`..`end` as drawn (wrapped and indented), rendering as needed."""
+        end = self.line_count if end is None else min(end, self.line_count)
+        return [self._row(y).text for y in range(max(0, start), end)]
+
+    @property
+    def _lines(self) -> list[Strip]:
+        """Every row rendered: only for tests written against the eager log (test_app.py)."""
+        return [self._row(y) for y in range(self.line_count)]
+
+    def top_entry(self) -> tuple[int, int] | None:
+        """The index of the entry at the top of the view, and how many of its rows are above it."""
+        if not self.entry_count:
+            return None
+        index = self._entry_at(self._base + round(self.scroll_y))
+        return index - self._first, self._base + round(self.scroll_y) - self._starts[index]
 
     def add(self, texts: list[tuple[Text, str | None]]) -> None:
         """Append entries `(text, key)`; a key lets `replace` find the entry later."""
         if not texts:
             return
-        # In a flood only the last `max_entries` survive: do not render the rest at all.
+        # In a flood only the last `max_entries` survive: do not even measure the rest.
         texts = texts[-self.max_entries:]
         width = self._render_width
         for text, key in texts:
-            entry = _Entry(text, key)
-            if width:
-                entry.strips = self._render_text(text, width)
-                self._lines.extend(entry.strips)
+            entry = _Entry(text, key, row_count(text, width) if width else 0)
             self._entries.append(entry)
+            self._starts.append(self._end)
+            self._end += entry.height
         self._evict()
         self._update_virtual_size()
         if self._following:
             self._scroll_to_bottom()
         else:
             # Lines below the view are kept lines: the count never runs past what the log holds.
-            self.new_below = min(self.new_below + len(texts), len(self._entries))
+            self.new_below = min(self.new_below + len(texts), self.entry_count)
             self.post_message(self.NewBelowChanged(self.new_below))
 
     def replace(self, key: str, text: Text) -> bool:
         """Re-render the newest entry with `key`; False if it has scrolled out of the log."""
-        offset = len(self._lines)
-        for entry in reversed(self._entries):
-            offset -= len(entry.strips)
+        for index in range(len(self._entries) - 1, self._first - 1, -1):
+            entry = self._entries[index]
             if entry.key == key:
                 entry.text = text
+                self._cache.pop(entry, None)
                 if self._render_width:
-                    strips = self._render_text(text, self._render_width)
-                    self._lines[offset:offset + len(entry.strips)] = strips
-                    entry.strips = strips
-                    self._update_virtual_size()
+                    height = row_count(text, self._render_width)
+                    if height != entry.height:
+                        delta, entry.height = height - entry.height, height
+                        for later in range(index + 1, len(self._starts)):
+                            self._starts[later] += delta
+                        self._end += delta
+                        self._update_virtual_size()
                     self.refresh()
                 return True
         return False
 
     def clear(self) -> None:
-        self._entries.clear()
-        self._lines.clear()
+        self._entries, self._starts, self._first = [], [], 0
+        self._base = self._end = 0
+        self._cache.clear()
         self._update_virtual_size()
         self.jump_to_bottom()
         self.refresh()
@@ -126,39 +160,59 @@ class ConversationLog(ScrollView, can_focus=False):
         self._scroll_to_bottom()
         self._reset_new_below()
 
-    # -- rendering ------------------------------------------------------------------------------
+    # -- entries and rows -----------------------------------------------------------------------
+
+    def _live(self) -> list[_Entry]:
+        return self._entries[self._first:]
+
+    def _entry_at(self, row: int) -> int:
+        """Index in `_entries` of the entry holding absolute `row`."""
+        return max(self._first, bisect_right(self._starts, row, lo=self._first) - 1)
+
+    def _strips(self, entry: _Entry) -> list[Strip]:
+        strips = self._cache.get(entry)
+        if strips is None:
+            strips = self._render_text(entry.text, self._render_width)
+            self._cache[entry] = strips
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(entry)
+        return strips
+
+    def _row(self, y: int) -> Strip:
+        """Row `y` of the log (0: the oldest kept row)."""
+        row = self._base + y
+        index = self._entry_at(row)
+        strips = self._strips(self._entries[index])
+        return strips[min(row - self._starts[index], len(strips) - 1)]
 
     # Not `_render`: that is `Widget._render()`, which Textual calls to copy a selection.
     def _render_text(self, text: Text, width: int) -> list[Strip]:
         if self._background is None:  # asking the DOM per line costs a fifth of the render
             self._background = self.background_colors[1].rgb
-        background = self._background
-        return render_rows(text, width, self.app.console, background, self._readable_styles,
-                           self.app.ansi_theme)
+        return render_rows(text, width, self.app.console, self._background,
+                           self._readable_styles, self.app.ansi_theme)
 
-    def _top_entry(self) -> tuple[int, int] | None:
-        """The entry at the top of the view and how many of its rows are above the view."""
-        top, row = round(self.scroll_y), 0
-        for index, entry in enumerate(self._entries):
-            if row + len(entry.strips) > top:
-                return index, top - row
-            row += len(entry.strips)
-        return None
-
-    def _rerender_all(self, width: int) -> None:
+    def _relayout(self, width: int) -> None:
+        """Count every entry's rows again at `width` (nothing is rendered until it is drawn)."""
         # Scrolled up, the user is reading an entry, not a row number: keep that entry on top.
-        anchor = None if self._following else self._top_entry()
+        anchor = None if self._following else self.top_entry()
         self._render_width = width
-        self._lines = []
-        anchor_row = 0
-        for index, entry in enumerate(self._entries):
-            entry.strips = self._render_text(entry.text, width)
-            if anchor is not None and index == anchor[0]:
-                anchor_row = len(self._lines) + min(anchor[1], len(entry.strips) - 1)
-            self._lines.extend(entry.strips)
+        self._cache.clear()
+        live = self._live()
+        self._entries, self._first = live, 0
+        self._starts, self._base, row = [], 0, 0
+        for entry in live:
+            entry.height = row_count(entry.text, width)
+            self._starts.append(row)
+            row += entry.height
+        self._end = row
         self._update_virtual_size()
         if anchor is not None:
-            self.scroll_to(y=anchor_row, animate=False, immediate=True)
+            index, offset = anchor
+            top = self._starts[index] + min(offset, live[index].height - 1)
+            self.scroll_to(y=top, animate=False, immediate=True)
             self._following = False
         self.refresh()
 
@@ -169,16 +223,49 @@ class ConversationLog(ScrollView, can_focus=False):
         # Colours were made readable against the old background: do it again for the new one.
         self._readable_styles.clear()
         self._background = None
-        if self._render_width:
-            self._rerender_all(self._render_width)
-            if self._following:
-                self._scroll_to_bottom()
+        self._cache.clear()
+        self.refresh()
+
+    def _evict(self) -> None:
+        surplus = self.entry_count - self.max_entries
+        if surplus <= 0:
+            return
+        for entry in self._entries[self._first:self._first + surplus]:
+            self._cache.pop(entry, None)
+        self._first += surplus
+        old_base, self._base = self._base, self._starts[self._first]
+        if self._first > len(self._entries) // 2:  # compact now and then, not on every add
+            del self._entries[:self._first], self._starts[:self._first]
+            self._first = 0
+        if not self._following:
+            # Keep the lines the user is reading where they are on screen.
+            self.scroll_to(y=max(0, self.scroll_y - (self._base - old_base)), animate=False,
+                           immediate=True)
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self._render_width, self.line_count)
+
+    def _scroll_to_bottom(self) -> None:
+        # immediate=True so the view is at the bottom before the next batch asks where it is.
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.refresh()
+
+    def _reset_new_below(self) -> None:
+        if self.new_below:
+            self.new_below = 0
+            self.post_message(self.NewBelowChanged(0))
 
     # -- selection (drag, then Ctrl+C copies) ----------------------------------------------------
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        text = "\n".join(strip.text.rstrip() for strip in self._lines)
-        return selection.extract(text), "\n"
+        # Only the selected rows are rendered, so copying a line of a full log stays cheap.
+        start = selection.start.y if selection.start is not None else 0
+        end = selection.end.y if selection.end is not None else self.line_count - 1
+        text = "\n".join(row.rstrip() for row in self.rows(start, end + 1))
+        shifted = Selection(
+            None if selection.start is None else Offset(selection.start.x, 0),
+            None if selection.end is None else Offset(selection.end.x, end - start))
+        return shifted.extract(text), "\n"
 
     def selection_updated(self, selection: Selection | None) -> None:
         self.refresh()
@@ -195,35 +282,12 @@ class ConversationLog(ScrollView, can_focus=False):
                   for seg in strip.crop(start, end)]
         return Strip.join([strip.crop(0, start), Strip(middle), strip.crop(end, strip.cell_length)])
 
-    def _evict(self) -> None:
-        surplus = len(self._entries) - self.max_entries
-        if surplus <= 0:
-            return
-        dropped_lines = 0
-        for _ in range(surplus):
-            dropped_lines += len(self._entries.popleft().strips)
-        del self._lines[:dropped_lines]
-        if not self._following:
-            # Keep the lines the user is reading where they are on screen.
-            self.scroll_to(y=max(0, self.scroll_y - dropped_lines), animate=False, immediate=True)
-
-    def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._render_width, len(self._lines))
-
-    def _scroll_to_bottom(self) -> None:
-        # immediate=True so the view is at the bottom before the next batch asks where it is.
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
-        self.refresh()
-
-    def _reset_new_below(self) -> None:
-        if self.new_below:
-            self.new_below = 0
-            self.post_message(self.NewBelowChanged(0))
+    # -- Textual hooks --------------------------------------------------------------------------
 
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
         if width and width != self._render_width:
-            self._rerender_all(width)
+            self._relayout(width)
             if self._following:
                 self.call_after_refresh(self._scroll_to_bottom)
 
@@ -236,10 +300,9 @@ class ConversationLog(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         index = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
-        if index >= len(self._lines):
+        if index >= self.line_count or not self._render_width:
             return Strip.blank(width, self.rich_style)
-        strip = self._highlight(self._lines[index], index)
+        strip = self._highlight(self._row(index), index)
         # Offsets tie each cell to (column, row) so a mouse drag knows what it selects.
         return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style) \
             .apply_offsets(0, index)
-

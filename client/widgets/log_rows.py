@@ -47,6 +47,28 @@ def row_breaks(plain: str, width: int, indent: int) -> list[int]:
     return [start] + [start + offset for offset in divide_line(plain[start:], width - indent, fold=True)]
 
 
+def _paragraph_breaks(text: Text, width: int) -> tuple[int, list[tuple[Text, list[int]]]]:
+    """The indent, and each paragraph of `text` with the offsets where its rows break."""
+    indent = hanging_indent(text.plain, width)
+    # Most chat lines fit one row: skip the wrapping work for them.
+    paragraphs = [text] if "\n" not in text.plain else text.split("\n", allow_blank=True)
+    broken = []
+    for number, paragraph in enumerate(paragraphs):
+        plain = paragraph.plain
+        if number == 0:
+            breaks = [] if cell_len(plain) <= width else row_breaks(plain, width, indent)
+        else:  # a line break inside the entry: every row of it is a continuation
+            breaks = divide_line(plain, width - indent, fold=True)
+        broken.append((paragraph, breaks))
+    return indent, broken
+
+
+def row_count(text: Text, width: int) -> int:
+    """How many rows `render_rows` will make, without rendering anything."""
+    _, broken = _paragraph_breaks(text, width)
+    return max(1, sum(len(breaks) + 1 for _, breaks in broken))
+
+
 def _readable_style(style: Style | None, background: RGB, cache: dict,
                     ansi: TerminalTheme | None) -> Style | None:
     if style is None or style.color is None or style.bgcolor is not None or style.color.is_default:
@@ -68,19 +90,13 @@ def render_rows(text: Text, width: int, console: Console, background: RGB,
     """`text` as strips at most `width` cells wide, continuation rows indented, every coloured
     span moved (in lightness only) until it reads on `background`."""
     cache = {} if cache is None else cache
-    indent = hanging_indent(text.plain, width)
+    indent, broken = _paragraph_breaks(text, width)
     rows: list[Strip] = []
-    # Most chat lines fit one row: skip the wrapping work for them.
-    paragraphs = [text] if "\n" not in text.plain else text.split("\n", allow_blank=True)
-    for number, paragraph in enumerate(paragraphs):
-        plain = paragraph.plain
-        if number == 0:
-            breaks = [] if cell_len(plain) <= width else row_breaks(plain, width, indent)
-        else:  # a line break inside the entry: every row of it is a continuation
-            breaks = divide_line(plain, width - indent, fold=True)
+    for number, (paragraph, breaks) in enumerate(broken):
         for index, piece in enumerate(paragraph.divide(breaks) if breaks else [paragraph.copy()]):
             piece.rstrip()
-            segments = [Segment(seg.text, _readable_style(seg.style, background, cache, ansi), seg.control)
+            segments = [Segment(seg.text, _readable_style(seg.style, background, cache, ansi),
+                                seg.control)
                         for seg in piece.render(console)]
             if indent and (number or index):
                 segments.insert(0, Segment(" " * indent))

@@ -110,7 +110,7 @@ async def test_drag_select_then_ctrl_c_copies_the_conversation_text():
         await welcome(pilot, "bob")
         await scenes.feed(app, [said("bob", "copy me please", 60), said("bob", "and me", 120)], pilot)
         log = app.log_view
-        rows = [strip.text for strip in log._lines]
+        rows = log.rows()
         row = next(i for i, text in enumerate(rows) if "copy me please" in text)
         column = rows[row].index("copy")
         # The log has one column of padding: screen x = column + 1, y = row - scroll.
@@ -130,7 +130,7 @@ async def test_copying_a_selection_over_several_lines():
         await welcome(pilot, "bob")
         await scenes.feed(app, [said("bob", "first", 60), said("bob", "second", 120)], pilot)
         log = app.log_view
-        rows = [strip.text.rstrip() for strip in log._lines]
+        rows = [row.rstrip() for row in log.rows()]
         first = next(i for i, text in enumerate(rows) if text.endswith("first"))
         app.screen.selections = {log: Selection(Offset(0, first), Offset(len(rows[first + 1]), first + 1))}
         await pilot.pause()
@@ -203,8 +203,8 @@ async def test_wrapped_lines_hang_under_the_message_text():
         await welcome(pilot, "bob")
         words = " ".join(f"word{n}" for n in range(30))
         await scenes.feed(app, [said("bob", words, 60)], pilot)
-        entry = next(e for e in app.log_view._entries if "<bob> word0" in e.text.plain)
-        rows = [strip.text.rstrip() for strip in entry.strips]
+        rows = [row.rstrip() for row in app.log_view.rows()]
+        rows = rows[next(i for i, row in enumerate(rows) if "<bob> word0" in row):]  # the last entry
         indent = rows[0].index("word0")
         assert len(rows) >= 3
         assert all(row[:indent].strip() == "" and row[indent] != " " for row in rows[1:])
@@ -222,17 +222,13 @@ async def test_resizing_while_scrolled_up_keeps_the_same_message_on_top():
 
         def top() -> tuple[str, int]:
             """The entry at the top of the view, and how many of its rows are above it."""
-            row, top_row = 0, round(log.scroll_y)
-            for entry in log._entries:
-                if row + len(entry.strips) > top_row:
-                    return entry.text.plain, top_row - row
-                row += len(entry.strips)
-            return "", 0
+            index, rows_above = log.top_entry()
+            return log.plain_lines()[index], rows_above
 
         def top_text() -> str:
             return top()[0]
 
-        row = sum(len(entry.strips) for entry in list(log._entries)[:log.entry_count - 45])
+        row = next(y for y, text in enumerate(log.rows()) if "<bob> msg 15" in text)
         log.scroll_to(y=row, animate=False, immediate=True)
         await pilot.pause()
         assert "<bob> msg 15" in top_text()
