@@ -92,6 +92,8 @@ class ConversationLog(ScrollView, can_focus=False):
 
     def rows(self, start: int = 0, end: int | None = None) -> list[str]:
         """The text of rows `start`..`end` as drawn (wrapped and indented), rendering as needed."""
+        if not self._render_width:  # not laid out yet: no rows to speak of
+            return []
         end = self.line_count if end is None else min(end, self.line_count)
         return [self._row(y).text for y in range(max(0, start), end)]
 
