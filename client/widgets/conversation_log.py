@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
-from .log_rows import render_rows, row_count
+from .log_rows import render_rows, row_count, row_starts
 
 MAX_ENTRIES = 5000
 # Rendered entries kept: several screens' worth, so scrolling back and forth rarely re-renders.
@@ -260,14 +260,32 @@ class ConversationLog(ScrollView, can_focus=False):
     # -- selection (drag, then Ctrl+C copies) ----------------------------------------------------
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        # Only the selected rows are rendered, so copying a line of a full log stays cheap.
-        start = selection.start.y if selection.start is not None else 0
-        end = selection.end.y if selection.end is not None else self.line_count - 1
-        text = "\n".join(row.rstrip() for row in self.rows(start, end + 1))
-        shifted = Selection(
-            None if selection.start is None else Offset(selection.start.x, 0),
-            None if selection.end is None else Offset(selection.end.x, end - start))
-        return shifted.extract(text), "\n"
+        """The selected text as it was written: a wrapped line (a long URL) comes back whole,
+        without the row breaks and indents it was drawn with; entries are joined by newlines."""
+        if not self.line_count:
+            return None
+        first = selection.start or Offset(0, 0)
+        last = selection.end or Offset(self._render_width, self.line_count - 1)
+        pieces: dict[int, tuple[int, int]] = {}  # entry index -> (start, end) in its plain text
+        for y in range(max(0, first.y), min(last.y, self.line_count - 1) + 1):
+            index = self._entry_at(self._base + y)
+            entry = self._entries[index]
+            row = self._base + y - self._starts[index]
+            indent, starts = row_starts(entry.text, self._render_width)
+            if row >= len(starts):
+                continue
+            pad = indent if row else 0
+            row_start = starts[row]
+            row_end = starts[row + 1] if row + 1 < len(starts) else len(entry.text.plain)
+            left = first.x if y == first.y else 0
+            right = last.x if y == last.y else self._render_width
+            a = min(row_end, row_start + max(0, left - pad))
+            b = min(row_end, row_start + max(0, right - pad))
+            start, _ = pieces.get(index, (a, b))
+            pieces[index] = (start, b)
+        text = "\n".join(self._entries[index].text.plain[a:b].rstrip("\n")
+                         for index, (a, b) in sorted(pieces.items()))
+        return text, "\n"
 
     def selection_updated(self, selection: Selection | None) -> None:
         self.refresh()

@@ -63,6 +63,16 @@ def _paragraph_breaks(text: Text, width: int) -> tuple[int, list[tuple[Text, lis
     return indent, broken
 
 
+def row_starts(text: Text, width: int) -> tuple[int, list[int]]:
+    """The indent, and where in `text.plain` each row `render_rows` makes begins."""
+    indent, broken = _paragraph_breaks(text, width)
+    starts, offset = [], 0
+    for paragraph, breaks in broken:
+        starts.extend(offset + at for at in [0, *breaks])
+        offset += len(paragraph.plain) + 1  # the "\n" between paragraphs
+    return indent, starts
+
+
 def row_count(text: Text, width: int) -> int:
     """How many rows `render_rows` will make, without rendering anything."""
     _, broken = _paragraph_breaks(text, width)

@@ -279,3 +279,20 @@ async def test_user_list_gives_way_on_a_40_column_terminal():
         assert app.log_view.size.width >= 28
         shown = app.status_bar.render_line(0).text
         assert "nick alice" in shown and "1 queued" in shown
+
+
+async def test_copying_a_wrapped_url_gives_it_back_unbroken():
+    app = scenes.make_app()
+    async with app.run_test(size=(70, 24)) as pilot:
+        await welcome(pilot, "bob")
+        url = "https://example.com/" + "/".join(f"segment{n}" for n in range(12))
+        await scenes.feed(app, [said("bob", f"look at {url} it is long", 60)], pilot)
+        log = app.log_view
+        rows = log.rows()
+        first = next(y for y, row in enumerate(rows) if "https://" in row)
+        last = next(y for y, row in enumerate(rows) if "segment11" in row)
+        assert last > first  # it did wrap
+        app.screen.selections = {log: Selection(Offset(rows[first].index("https://"), first),
+                                                Offset(rows[last].index("segment11") + 9, last))}
+        app.screen.action_copy_text()
+        assert app.clipboard == url
