@@ -125,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     # Imported late so that `selchat --help` and argument errors stay instant.
     from .app import SelchatApp
 
-    SelchatApp(args.host, args.port, args.nick, tls=security.tls, password=security.password).run()
-    return 0
+    app = SelchatApp(args.host, args.port, args.nick, tls=security.tls, password=security.password)
+    app.run()
+    # Textual sets 1 when the app died of an exception: a crash must not look like a clean quit.
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The input line: Enter sends, Up/Down walk the history, Tab completes nicks, paste keeps lines."""
+"""The input line: Enter sends, Up/Down walk the history, Tab completes nicks, paste keeps lines,
+Ctrl+L redraws the screen."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ class ChatInput(Input):
     BINDINGS = [
         Binding("up", "history_back", "Previous line", show=False),
         Binding("down", "history_forward", "Next line", show=False),
-        Binding("tab", "complete_nick", "Complete nick", show=False, priority=True),
+        # Not a priority binding: a priority one runs at the App before this widget has handled
+        # the letters still in its queue, so `ro`+Tab arriving in one read completed nothing.
+        # As the focused widget's own binding it still wins over the screen's focus_next.
+        Binding("tab", "complete_nick", "Complete nick", show=False),
+        # weechat's /window refresh, irssi's refresh_screen: repaint, never clear (/clear does).
+        Binding("ctrl+l", "redraw_screen", "Redraw", show=False),
     ]
 
     @dataclass
@@ -93,9 +99,18 @@ class ChatInput(Input):
         self.cursor_position = start + len(nick) + len(suffix)
         self._completion = (matches, index, start, self.value)
 
+    # -- redraw --
+
+    def action_redraw_screen(self) -> None:
+        """Repaint every cell, for when the terminal drew something differently from us."""
+        self.app.refresh(repaint=True, layout=True)
+
     # -- paste --
 
     def _on_paste(self, event: events.Paste) -> None:
+        # Textual runs `Input._on_paste` too unless the default is prevented, so every branch
+        # here must prevent it (calling the base handler as well inserted a paste twice).
+        event.prevent_default()
         lines = event.text.splitlines()
         if len(lines) <= 1:
             super()._on_paste(event)
@@ -106,5 +121,4 @@ class ChatInput(Input):
         lines[-1] = lines[-1] + after
         self.value = ""
         event.stop()
-        event.prevent_default()
         self.post_message(self.MultiLinePaste(lines))

@@ -1,29 +1,39 @@
-"""The conversation: a bounded, scrollable log of rendered lines whose entries can be updated.
+"""The conversation: a bounded, scrollable log of entries, rendered only where they are seen.
 
 Textual's `RichLog` bounds lines rather than messages and cannot change a line once written; we
 need both (at least 5000 messages kept, and an own line turning from pending to delivered), so
-this is a small line-API `ScrollView` over a deque of entries.
+this is a small line-API `ScrollView` over the entries.  Like Textual's `Log` (and toolong), it
+renders lazily: adding an entry only counts the rows it will take at the current width; its
+strips are made when a row of it is first drawn and kept in an LRU cache.  So a flood of
+thousands of lines costs a few dozen rendered entries, not thousands.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections import OrderedDict
+from dataclasses import dataclass
 
+from rich.segment import Segment
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 
+from .log_rows import render_rows, row_count, row_starts
+
 MAX_ENTRIES = 5000
+# Rendered entries kept: several screens' worth, so scrolling back and forth rarely re-renders.
+CACHE_ENTRIES = 1024
 
 
-@dataclass
+@dataclass(eq=False)  # compared (and cached) by identity
 class _Entry:
     text: Text
     key: str | None = None
-    strips: list[Strip] = field(default_factory=list)
+    height: int = 0  # rows at the current width; 0 until there is a width
 
 
 class ConversationLog(ScrollView, can_focus=False):
@@ -49,66 +59,100 @@ class ConversationLog(ScrollView, can_focus=False):
     def __init__(self, *, max_entries: int = MAX_ENTRIES, id: str | None = None) -> None:
         super().__init__(id=id)
         self.max_entries = max_entries
-        self._entries: deque[_Entry] = deque()
-        self._lines: list[Strip] = []
+        # Live entries are `_entries[_first:]`; evicting only moves `_first` (lists compact now
+        # and then), so row lookups can bisect `_starts`, each entry's first row counted from the
+        # start of the log's life; `_base` is the first live row on that count.
+        self._entries: list[_Entry] = []
+        self._starts: list[int] = []
+        self._first = 0
+        self._base = 0
+        self._end = 0  # one past the last row, on the same count
         self._render_width = 0
+        self._cache: OrderedDict[_Entry, list[Strip]] = OrderedDict()
         self._following = True
         self.new_below = 0
+        # (style, background) -> the style made readable there; emptied when the theme changes.
+        self._readable_styles: dict = {}
+        self._background: tuple[int, int, int] | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
     @property
     def entry_count(self) -> int:
-        return len(self._entries)
+        return len(self._entries) - self._first
 
     @property
     def line_count(self) -> int:
-        return len(self._lines)
+        """Rows the entries take at the current width."""
+        return self._end - self._base
 
     def plain_lines(self) -> list[str]:
         """The entries as plain text (for tests and copying)."""
-        return [entry.text.plain for entry in self._entries]
+        return [entry.text.plain for entry in self._live()]
+
+    def rows(self, start: int = 0, end: int | None = None) -> list[str]:
+        """The text of rows `start`..`end` as drawn (wrapped and indented), rendering as needed."""
+        if not self._render_width:  # not laid out yet: no rows to speak of
+            return []
+        end = self.line_count if end is None else min(end, self.line_count)
+        return [self._row(y).text for y in range(max(0, start), end)]
+
+    @property
+    def _lines(self) -> list[Strip]:
+        """Every row rendered: only for tests written against the eager log (test_app.py)."""
+        return [self._row(y) for y in range(self.line_count)]
+
+    def top_entry(self) -> tuple[int, int] | None:
+        """The index of the entry at the top of the view, and how many of its rows are above it."""
+        if not self.entry_count:
+            return None
+        index = self._entry_at(self._base + round(self.scroll_y))
+        return index - self._first, self._base + round(self.scroll_y) - self._starts[index]
 
     def add(self, texts: list[tuple[Text, str | None]]) -> None:
         """Append entries `(text, key)`; a key lets `replace` find the entry later."""
         if not texts:
             return
-        # In a flood only the last `max_entries` survive: do not render the rest at all.
+        # In a flood only the last `max_entries` survive: do not even measure the rest.
         texts = texts[-self.max_entries:]
         width = self._render_width
         for text, key in texts:
-            entry = _Entry(text, key)
-            if width:
-                entry.strips = self._render(text, width)
-                self._lines.extend(entry.strips)
+            entry = _Entry(text, key, row_count(text, width) if width else 0)
             self._entries.append(entry)
+            self._starts.append(self._end)
+            self._end += entry.height
         self._evict()
         self._update_virtual_size()
         if self._following:
             self._scroll_to_bottom()
         else:
-            self.new_below += len(texts)
+            # Lines below the view are kept lines: the count never runs past what the log holds.
+            self.new_below = min(self.new_below + len(texts), self.entry_count)
             self.post_message(self.NewBelowChanged(self.new_below))
 
     def replace(self, key: str, text: Text) -> bool:
         """Re-render the newest entry with `key`; False if it has scrolled out of the log."""
-        offset = len(self._lines)
-        for entry in reversed(self._entries):
-            offset -= len(entry.strips)
+        for index in range(len(self._entries) - 1, self._first - 1, -1):
+            entry = self._entries[index]
             if entry.key == key:
                 entry.text = text
+                self._cache.pop(entry, None)
                 if self._render_width:
-                    strips = self._render(text, self._render_width)
-                    self._lines[offset:offset + len(entry.strips)] = strips
-                    entry.strips = strips
-                    self._update_virtual_size()
+                    height = row_count(text, self._render_width)
+                    if height != entry.height:
+                        delta, entry.height = height - entry.height, height
+                        for later in range(index + 1, len(self._starts)):
+                            self._starts[later] += delta
+                        self._end += delta
+                        self._update_virtual_size()
                     self.refresh()
                 return True
         return False
 
     def clear(self) -> None:
-        self._entries.clear()
-        self._lines.clear()
+        self._entries, self._starts, self._first = [], [], 0
+        self._base = self._end = 0
+        self._cache.clear()
         self._update_virtual_size()
         self.jump_to_bottom()
         self.refresh()
@@ -118,36 +162,90 @@ class ConversationLog(ScrollView, can_focus=False):
         self._scroll_to_bottom()
         self._reset_new_below()
 
-    # -- rendering ------------------------------------------------------------------------------
+    # -- entries and rows -----------------------------------------------------------------------
 
-    def _render(self, text: Text, width: int) -> list[Strip]:
-        console = self.app.console
-        options = console.options.update_width(width)
-        lines = console.render_lines(text, options, pad=False)
-        return [Strip(line) for line in lines] or [Strip.blank(width)]
+    def _live(self) -> list[_Entry]:
+        return self._entries[self._first:]
 
-    def _rerender_all(self, width: int) -> None:
+    def _entry_at(self, row: int) -> int:
+        """Index in `_entries` of the entry holding absolute `row`."""
+        return max(self._first, bisect_right(self._starts, row, lo=self._first) - 1)
+
+    def _strips(self, entry: _Entry) -> list[Strip]:
+        strips = self._cache.get(entry)
+        if strips is None:
+            strips = self._render_text(entry.text, self._render_width)
+            self._cache[entry] = strips
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(entry)
+        return strips
+
+    def _row(self, y: int) -> Strip:
+        """Row `y` of the log (0: the oldest kept row)."""
+        row = self._base + y
+        index = self._entry_at(row)
+        strips = self._strips(self._entries[index])
+        return strips[min(row - self._starts[index], len(strips) - 1)]
+
+    # Not `_render`: that is `Widget._render()`, which Textual calls to copy a selection.
+    def _render_text(self, text: Text, width: int) -> list[Strip]:
+        if self._background is None:  # asking the DOM per line costs a fifth of the render
+            self._background = self.background_colors[1].rgb
+        return render_rows(text, width, self.app.console, self._background,
+                           self._readable_styles, self.app.ansi_theme)
+
+    def _relayout(self, width: int) -> None:
+        """Count every entry's rows again at `width` (nothing is rendered until it is drawn)."""
+        # Scrolled up, the user is reading an entry, not a row number: keep that entry on top.
+        anchor = None if self._following else self.top_entry()
         self._render_width = width
-        self._lines = []
-        for entry in self._entries:
-            entry.strips = self._render(entry.text, width)
-            self._lines.extend(entry.strips)
+        self._cache.clear()
+        live = self._live()
+        self._entries, self._first = live, 0
+        self._starts, self._base, row = [], 0, 0
+        for entry in live:
+            entry.height = row_count(entry.text, width)
+            self._starts.append(row)
+            row += entry.height
+        self._end = row
         self._update_virtual_size()
+        if anchor is not None:
+            index, offset = anchor
+            top = self._starts[index] + min(offset, live[index].height - 1)
+            self.scroll_to(y=top, animate=False, immediate=True)
+            self._following = False
+        self.refresh()
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme) -> None:
+        # Colours were made readable against the old background: do it again for the new one.
+        self._readable_styles.clear()
+        self._background = None
+        self._cache.clear()
+        self.refresh()
 
     def _evict(self) -> None:
-        surplus = len(self._entries) - self.max_entries
+        surplus = self.entry_count - self.max_entries
         if surplus <= 0:
             return
-        dropped_lines = 0
-        for _ in range(surplus):
-            dropped_lines += len(self._entries.popleft().strips)
-        del self._lines[:dropped_lines]
+        for entry in self._entries[self._first:self._first + surplus]:
+            self._cache.pop(entry, None)
+        self._first += surplus
+        old_base, self._base = self._base, self._starts[self._first]
+        if self._first > len(self._entries) // 2:  # compact now and then, not on every add
+            del self._entries[:self._first], self._starts[:self._first]
+            self._first = 0
         if not self._following:
             # Keep the lines the user is reading where they are on screen.
-            self.scroll_to(y=max(0, self.scroll_y - dropped_lines), animate=False, immediate=True)
+            self.scroll_to(y=max(0, self.scroll_y - (self._base - old_base)), animate=False,
+                           immediate=True)
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._render_width, len(self._lines))
+        self.virtual_size = Size(self._render_width, self.line_count)
 
     def _scroll_to_bottom(self) -> None:
         # immediate=True so the view is at the bottom before the next batch asks where it is.
@@ -159,10 +257,57 @@ class ConversationLog(ScrollView, can_focus=False):
             self.new_below = 0
             self.post_message(self.NewBelowChanged(0))
 
+    # -- selection (drag, then Ctrl+C copies) ----------------------------------------------------
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text as it was written: a wrapped line (a long URL) comes back whole,
+        without the row breaks and indents it was drawn with; entries are joined by newlines."""
+        if not self.line_count:
+            return None
+        first = selection.start or Offset(0, 0)
+        last = selection.end or Offset(self._render_width, self.line_count - 1)
+        pieces: dict[int, tuple[int, int]] = {}  # entry index -> (start, end) in its plain text
+        for y in range(max(0, first.y), min(last.y, self.line_count - 1) + 1):
+            index = self._entry_at(self._base + y)
+            entry = self._entries[index]
+            row = self._base + y - self._starts[index]
+            indent, starts = row_starts(entry.text, self._render_width)
+            if row >= len(starts):
+                continue
+            pad = indent if row else 0
+            row_start = starts[row]
+            row_end = starts[row + 1] if row + 1 < len(starts) else len(entry.text.plain)
+            left = first.x if y == first.y else 0
+            right = last.x if y == last.y else self._render_width
+            a = min(row_end, row_start + max(0, left - pad))
+            b = min(row_end, row_start + max(0, right - pad))
+            start, _ = pieces.get(index, (a, b))
+            pieces[index] = (start, b)
+        text = "\n".join(self._entries[index].text.plain[a:b].rstrip("\n")
+                         for index, (a, b) in sorted(pieces.items()))
+        return text, "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
+    def _highlight(self, strip: Strip, index: int) -> Strip:
+        selection = self.text_selection
+        span = selection.get_span(index) if selection is not None else None
+        if span is None:
+            return strip
+        start, end = span
+        end = strip.cell_length if end == -1 else end
+        style = self.screen.get_component_rich_style("screen--selection")
+        middle = [Segment(seg.text, (seg.style + style) if seg.style else style, seg.control)
+                  for seg in strip.crop(start, end)]
+        return Strip.join([strip.crop(0, start), Strip(middle), strip.crop(end, strip.cell_length)])
+
+    # -- Textual hooks --------------------------------------------------------------------------
+
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
         if width and width != self._render_width:
-            self._rerender_all(width)
+            self._relayout(width)
             if self._following:
                 self.call_after_refresh(self._scroll_to_bottom)
 
@@ -175,7 +320,9 @@ class ConversationLog(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         index = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
-        if index >= len(self._lines):
+        if index >= self.line_count or not self._render_width:
             return Strip.blank(width, self.rich_style)
-        return self._lines[index].crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
-
+        strip = self._highlight(self._row(index), index)
+        # Offsets tie each cell to (column, row) so a mouse drag knows what it selects.
+        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style) \
+            .apply_offsets(0, index)

@@ -5,17 +5,30 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import OptionList
 
-from ..formatting import nick_colour
+from ..palette import nick_colour
 
 
 class UserList(OptionList, can_focus=False):
-    """Nicks, sorted without regard to case, each in its own colour; the user's own marked."""
+    """Nicks, sorted without regard to case, each in its own colour; the user's own marked.
+
+    The colours are chosen against this widget's own background, and chosen again when the
+    theme changes, so they read on light themes as well as dark ones.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: tuple[list[str], int, str] = ([], 0, "")
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(*self._shown))
 
     def show(self, users: list[str], user_count: int, own_nick: str) -> None:
+        self._shown = (list(users), user_count, own_nick)
+        background = self.background_colors[1].hex6
         self.clear_options()
         prompts = []
         for nick in sorted(users, key=str.casefold):
-            prompt = Text(nick, style=f"bold {nick_colour(nick)}")
+            prompt = Text(nick, style=f"bold {nick_colour(nick, background)}")
             if nick == own_nick:
                 prompt.append(" (you)", "dim")
             prompts.append(prompt)

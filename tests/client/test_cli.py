@@ -75,6 +75,8 @@ def test_main_hands_tls_and_password_to_the_app(monkeypatch, certificate):
     made = {}
 
     class FakeApp:
+        return_code = 0  # what Textual reports after a clean exit
+
         def __init__(self, host, port, nick, **kwargs):
             made.update(host=host, port=port, nick=nick, **kwargs)
 
