@@ -596,7 +596,10 @@ class Reactor:
         except OSError:
             pass  # not TCP (a Unix socket in tests), or already reset
         if tls is not None:
-            # Probes the peer (getpeername, recv): raises if it has already reset.
+            # wrap_socket() raises for a peer that has already reset, but only after it has taken
+            # the descriptor over, leaving it to the garbage collector: ask first, while the
+            # socket is still ours to close.
+            sock.getpeername()
             sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         transport = Transport(self, sock, peer, handshake=READ if tls is not None else 0)
         self.connection_count += 1
