@@ -349,6 +349,7 @@ class Reactor:
         self._refusing: set[Transport] = set()  # TLS handshakes run only to say "no"
         # When each connection whose unsent output is over --max-sendq went over (few at once).
         self._over_sendq: dict[Transport, float] = {}
+        self._sendq_timers: set[Transport] = set()  # those with a grace timer pending
         self._accept_log: dict[str, list] = {}  # kind of failure: [next time to log, not logged]
         self.accept_failures = 0
         # Why each connection that is draining its output before closing is closing. Kept here,
@@ -605,7 +606,7 @@ class Reactor:
         self.connection_count += 1
         self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
         if tls is None:
-            self._established(transport, make_handler)
+            self._watch(transport, lambda: self._established(transport, make_handler))
             return
         # A TLS client can only read a refusal sent inside TLS: shake hands first.
         if refusal:
@@ -613,8 +614,17 @@ class Reactor:
             self._handshaking[transport] = functools.partial(self._refuse_after_handshake, refusal)
         else:
             self._handshaking[transport] = make_handler
-        transport._update_events()
+        self._watch(transport, transport._update_events)
         self.call_later(HANDSHAKE_TIMEOUT, self._handshake_overdue, transport)
+
+    def _watch(self, transport: Transport, register: Callable[[], None]) -> None:
+        try:
+            register()
+        except OSError:
+            # The selector refused it (epoll's max_user_watches, say): un-count it at the end of
+            # the turn, like any closed connection, and let _accept log it.
+            self._doom(transport, "could not be watched")
+            raise
 
     def _accept_failed(self, stage: str, exc: Exception) -> None:
         """Log a dropped incoming connection, at most once per ACCEPT_LOG_INTERVAL for each kind."""
@@ -678,13 +688,21 @@ class Reactor:
             self._over_sendq.pop(transport, None)
         elif transport not in self._over_sendq:
             self._over_sendq[transport] = self.now
-            self.call_later(self.sendq_grace, self._sendq_overdue, transport, self.now)
+            if transport not in self._sendq_timers:  # one timer per connection, however it wobbles
+                self._sendq_timers.add(transport)
+                self.call_later(self.sendq_grace, self._sendq_overdue, transport)
 
-    def _sendq_overdue(self, transport: Transport, since: float) -> None:
-        # Still over since then (a flush that got under --max-sendq in between clears the mark).
-        # A connection draining before its close keeps its own reason and drain timeout.
-        if (self._over_sendq.get(transport) == since and transport._out_size > self.max_sendq
-                and not transport._closing):
+    def _sendq_overdue(self, transport: Transport) -> None:
+        self._sendq_timers.discard(transport)
+        since = self._over_sendq.get(transport)
+        if since is None or transport.closed:
+            return  # a send() got it back under --max-sendq
+        left = since + self.sendq_grace - self.now
+        if left > 0:  # it got under, then went over again later: its own grace runs from then
+            self._sendq_timers.add(transport)
+            self.call_later(left, self._sendq_overdue, transport)
+        elif not transport._closing:
+            # (A connection draining before its close keeps its own reason and drain timeout.)
             self._doom(transport, TOO_SLOW)
 
     def _pause_accepting(self, listener: socket.socket, exc: OSError) -> None:

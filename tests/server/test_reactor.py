@@ -301,3 +301,39 @@ def test_a_tls_wrap_that_fails_drops_that_connection_uncounted_and_the_loop_serv
         client.settimeout(5)
         assert client.recv(10) == b""  # closed by the server, not left open
         client.close()
+
+
+def test_a_queue_that_goes_over_and_under_max_sendq_again_and_again_holds_one_grace_timer():
+    reactor = Reactor(selectors.DefaultSelector(), max_sendq=1000, sendq_grace=60)
+    transport, counting, peer = attached_pair(reactor, max_send=100)
+    peer.settimeout(5)
+    for _ in range(30):
+        counting.max_send = 100
+        transport.write(b"w" * 1500)
+        reactor.run_once()  # 1400 left: over
+        counting.max_send = None
+        reactor.run_once()  # writable: the rest goes, under again
+        assert transport.pending_bytes == 0
+        assert len(read_exactly(peer, 1500)) == 1500
+    assert reactor.timer_count == 1 and not transport.closed
+
+
+class RefusingSelector(selectors.DefaultSelector):
+    """A selector that will not watch connections (as epoll does past max_user_watches)."""
+
+    def register(self, fileobj, events, data=None):
+        if isinstance(data, Transport):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().register(fileobj, events, data)
+
+
+def test_a_connection_the_selector_will_not_watch_is_dropped_and_uncounted():
+    reactor = Reactor(RefusingSelector())
+    listener = socket.create_server(("127.0.0.1", 0))
+    reactor.listen(listener, lambda transport: Recorder())
+    client = socket.create_connection(listener.getsockname())
+    run_until(reactor, lambda: reactor.accept_failures == 1)
+    assert reactor.connection_count == 0 and reactor.connections() == []
+    client.settimeout(5)
+    assert client.recv(10) == b""
+    client.close()
