@@ -11,7 +11,8 @@ The loop in one turn (`Reactor.run_once`):
 5. report the turn (`--trace`, the dashboard's `on_turn`), then close the connections of step 4;
 6. flush: one `send()` per connection that got output this turn, however many messages were
    queued for it. What the kernel does not take is kept, and only then is write interest
-   registered, until the rest has gone.
+   registered, until the rest has gone. A peer is too slow when what it leaves unsent stays over
+   `max_sendq` for SENDQ_GRACE, not when one turn queued a lot for it (see SENDQ_HARD_FACTOR).
 
 Handlers are plain objects with `data_received(bytes)`, `eof_received() -> bool` (True: the
 handler will close the transport itself, as in asyncio) and `connection_lost(reason)`;
@@ -60,8 +61,9 @@ TLS_REFUSALS_IN_FLIGHT = 64
 # (a newcomer's history replay, one busy turn) before its peer counts as too slow.
 SENDQ_GRACE = 2.0
 # Within a turn a queue may grow to this multiple of --max-sendq before it is sent early; a peer
-# that does not take at least --max-sendq of it then is dropped at once. This bounds memory per connection, and the
-# default history replay (50 lines of 8192 invalid bytes, each relayed as 3 bytes: 1.2 MB) fits.
+# that does not take at least --max-sendq of it then is dropped at once. This bounds memory per
+# connection, and the default history replay (50 lines of 8192 invalid bytes, each relayed as 3
+# bytes: 1.2 MB) fits.
 SENDQ_HARD_FACTOR = 4
 # accept() failures (a peer that reset first, a network error) are logged at most once per this
 # many seconds for each kind, with a count of the ones not logged.
@@ -583,8 +585,9 @@ class Reactor:
 
     def _admit(self, sock: socket.socket, address, make_handler: Callable,
                tls: ssl.SSLContext | None) -> None:
-        """Refuse, or make a Transport of, one accepted socket. Raises OSError if it is dead already,
-        before anything is counted."""
+        """Refuse, or make a Transport of, one accepted socket. Raises OSError if it is dead already
+        (before anything is counted) or the selector will not watch it (then it is un-counted at
+        the end of the turn)."""
         sock.setblocking(False)
         # Interned: thousands of connections from one address then share one string.
         peer = sys.intern(address[0] if isinstance(address, tuple) else str(address))
