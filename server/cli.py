@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import resource
 import signal
 import socket
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-line", type=int, default=DEFAULT_MAX_LINE,
                         help="longest accepted line in bytes; longer lines are refused with an error (default: %(default)s)")
     parser.add_argument("--max-sendq", type=int, default=1 << 20,
-                        help="bytes queued for one client before it is dropped as too slow (default: %(default)s)")
+                        help="bytes a client may leave unread (queued after a send) for 2 s, or 4x this in one "
+                             "turn, before it is dropped as too slow (default: %(default)s)")
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
     limits = parser.add_argument_group("abuse limits (0 turns a limit off)")
     limits.add_argument("--rate", type=float, default=10.0,
@@ -91,9 +93,13 @@ def allowed_clients(wanted: int, backend: str) -> int:
 
 
 def read_password(path: str) -> str:
-    """The password is the file's first line, so it stays out of `ps` and shell history."""
-    with open(path, encoding="utf-8") as file:
-        password = file.readline().rstrip("\r\n")
+    """The password is the file's first line, so it stays out of `ps` and shell history.
+
+    Read as `/pass` reads its argument: without a byte-order mark (editors on Windows add one)
+    and without surrounding whitespace, so a stray space or CRLF cannot lock text users out.
+    """
+    with open(path, encoding="utf-8-sig") as file:
+        password = file.readline().strip()
     if not password:
         raise ValueError(f"--password-file {path}: the first line is empty")
     return password
@@ -125,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.rate, args.burst, args.idle_timeout, args.max_per_ip) < 0:
         log.error("limits cannot be negative (0 turns one off)")
         return 2
+    for option in ("rate", "burst", "idle_timeout"):
+        if not math.isfinite(getattr(args, option)):
+            # nan gets past `< 0` and stops every timer; inf means "no limit", which 0 already says.
+            log.error("--%s must be a finite number of %s, not %s (0 turns the limit off)",
+                      option.replace("_", "-"), "seconds" if option == "idle_timeout" else "lines",
+                      getattr(args, option))
+            return 2
     if args.tls_key and not args.tls_cert:
         log.error("--tls-key needs --tls-cert")
         return 2

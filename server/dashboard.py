@@ -387,7 +387,8 @@ class DashboardApp(App[int]):
             table.remove_row(key)
         added = False
         for key, row in wanted.items():
-            cells = (row.fd, row.nick, row.dialect, row.peer, human_bytes(row.queued))
+            # Text, not str: DataTable renders a str cell as markup, and `[i]alice` is a legal nick.
+            cells = (row.fd, Text(row.nick), row.dialect, row.peer, human_bytes(row.queued))
             if key in table.rows:
                 for column, shown, value in zip(COLUMNS, table.get_row(key), cells):
                     if shown != value:

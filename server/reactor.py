@@ -11,7 +11,8 @@ The loop in one turn (`Reactor.run_once`):
 5. report the turn (`--trace`, the dashboard's `on_turn`), then close the connections of step 4;
 6. flush: one `send()` per connection that got output this turn, however many messages were
    queued for it. What the kernel does not take is kept, and only then is write interest
-   registered, until the rest has gone.
+   registered, until the rest has gone. A peer is too slow when what it leaves unsent stays over
+   `max_sendq` for SENDQ_GRACE, not when one turn queued a lot for it (see SENDQ_HARD_FACTOR).
 
 Handlers are plain objects with `data_received(bytes)`, `eof_received() -> bool` (True: the
 handler will close the transport itself, as in asyncio) and `connection_lost(reason)`;
@@ -56,9 +57,32 @@ ACCEPT_PAUSE = 0.5
 HANDSHAKE_TIMEOUT = 10.0
 # At most this many TLS handshakes run at once for connections that will only be told "no".
 TLS_REFUSALS_IN_FLIGHT = 64
+# --max-sendq is what a peer may leave unsent after a flush. A queue may stay over it this long
+# (a newcomer's history replay, one busy turn) before its peer counts as too slow.
+SENDQ_GRACE = 2.0
+# Within a turn a queue may grow to this multiple of --max-sendq before it is sent early; a peer
+# that does not take at least --max-sendq of it then is dropped at once. This bounds memory per
+# connection, and the default history replay (50 lines of 8192 invalid bytes, each relayed as 3
+# bytes: 1.2 MB) fits.
+SENDQ_HARD_FACTOR = 4
+# accept() failures (a peer that reset first, a network error) are logged at most once per this
+# many seconds for each kind, with a count of the ones not logged.
+ACCEPT_LOG_INTERVAL = 60.0
+# Consecutive accept() failures handled in one turn before the loop moves on to its other work.
+ACCEPT_FAILURES_PER_TURN = 64
 # How long a closing connection may take to read what it is owed before it is cut off.
 CLOSE_DRAIN_TIMEOUT = 5.0
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+TOO_SLOW = "too slow (output queue full)"
+
+# What Linux's accept() reports for one connection that failed before it was accepted: pending
+# network errors, which `man 2 accept` says to treat like EAGAIN and retry. The connection is
+# dropped; the listener is fine.
+_ACCEPT_RETRY = frozenset(getattr(errno, name) for name in (
+    "ECONNABORTED", "ECONNRESET", "ENETDOWN", "EPROTO", "ENOPROTOOPT", "EHOSTDOWN", "ENONET",
+    "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH", "ETIMEDOUT", "EPERM") if hasattr(errno, name))
+# Out of a resource: accepting again at once would fail again, so pause (see ACCEPT_PAUSE).
+_ACCEPT_PAUSE_ON = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 
 _BROKEN = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
 # "Try again later": the socket (or the TLS layer above it) cannot move bytes right now.
@@ -144,7 +168,21 @@ class Transport:
             out.append(data)
         self._out_size += len(data)
         if self._out_size > self.reactor.max_sendq:
-            self.reactor._doom(self, "too slow (output queue full)")
+            self._over_max_sendq()
+
+    def _over_max_sendq(self) -> None:
+        # What one turn queues is not what the peer failed to take: that is only known after a
+        # send(). So only a queue stuck behind write interest starts the too-slow clock here.
+        reactor = self.reactor
+        if self._out_size > reactor.hard_sendq:
+            # Far more than --max-sendq in one turn: send now rather than hold it all. The peer
+            # must take at least --max-sendq of it, so the next early send is that far off and
+            # a peer that reads a trickle cannot make us copy the whole queue for every write.
+            self._flush()
+            if self._out_size > reactor.hard_sendq - reactor.max_sendq:
+                reactor._doom(self, TOO_SLOW)
+        elif self._want_write:
+            reactor._check_sendq(self)
 
     def pause_reading(self) -> None:
         """Stop reading: the peer's bytes wait in the kernel, and TCP slows the peer down."""
@@ -268,6 +306,7 @@ class Transport:
         if sent == len(data):
             self._out = None  # not clear(): an idle connection should not keep a grown list
             self._out_size = 0
+            self.reactor._over_sendq.pop(self, None)
             if self._closing:
                 self.reactor._doom(self, self.reactor._close_reasons.get(self, "closed"))
                 return
@@ -278,6 +317,7 @@ class Transport:
             rest = memoryview(data)[sent:] if sent else data
             out[:] = [rest]
             self._out_size = len(rest)
+            self.reactor._check_sendq(self)
             if not self._want_write:
                 self._want_write = True
                 self._update_events()
@@ -291,10 +331,13 @@ class Reactor:
 
     def __init__(self, selector: selectors.BaseSelector | None = None, *, max_sendq: int = 1 << 20,
                  max_connections: int = 10_000, max_per_peer: int = 0,
-                 refusal: str = "!!! error: {}\n", trace: bool = False) -> None:
+                 refusal: str = "!!! error: {}\n", trace: bool = False,
+                 sendq_grace: float = SENDQ_GRACE) -> None:
         self.selector = selector or selectors.DefaultSelector()
         self.backend = backend_name(self.selector)
         self.max_sendq = max_sendq
+        self.hard_sendq = SENDQ_HARD_FACTOR * max_sendq
+        self.sendq_grace = sendq_grace
         self.max_connections = max_connections
         self.max_per_peer = max_per_peer  # 0: no limit
         self.refusal = refusal  # how a refused connection is told why: "{}" is the reason
@@ -305,6 +348,12 @@ class Reactor:
         self._unwatched: set[Transport] = set()
         self._per_peer: dict[str, int] = {}
         self._handshaking: dict[Transport, Callable] = {}
+        self._refusing: set[Transport] = set()  # TLS handshakes run only to say "no"
+        # When each connection whose unsent output is over --max-sendq went over (few at once).
+        self._over_sendq: dict[Transport, float] = {}
+        self._sendq_timers: set[Transport] = set()  # those with a grace timer pending
+        self._accept_log: dict[str, list] = {}  # kind of failure: [next time to log, not logged]
+        self.accept_failures = 0
         # Why each connection that is draining its output before closing is closing. Kept here,
         # not on every Transport: few connections are closing at any moment.
         self._close_reasons: dict[Transport, str] = {}
@@ -508,48 +557,98 @@ class Reactor:
     # --- connections -----------------------------------------------------------------------
 
     def _accept(self, listener: socket.socket) -> None:
+        """Accept until EAGAIN. Nothing here may raise out of the loop: a connection that fails
+        on its way in (reset before accept() or during the TLS wrap, a network error) is dropped
+        and logged, and the server serves on."""
         _, make_handler, tls = self._listeners[listener.fileno()]
-        while True:
+        failures = 0
+        while failures < ACCEPT_FAILURES_PER_TURN:
             try:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except ConnectionAbortedError:
-                continue
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                if exc.errno in _ACCEPT_PAUSE_ON or exc.errno not in _ACCEPT_RETRY:
+                    # Out of descriptors or memory, or an error that says the listener itself
+                    # is unwell: accepting again at once would only spin.
                     self._pause_accepting(listener, exc)
                     return
-                raise
-            sock.setblocking(False)
-            # Interned: thousands of connections from one address then share one string.
-            peer = sys.intern(address[0] if isinstance(address, tuple) else str(address))
-            refusal = self._refusal_reason(sock, peer)
-            if refusal and not (tls is not None and self._can_refuse_over_tls(sock)):
-                self._refuse(sock, peer, refusal)
+                failures += 1
+                self._accept_failed("accept()", exc)
                 continue
             try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass  # not TCP (a Unix socket in tests), or already reset
-            if tls is not None:
-                sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-            transport = Transport(self, sock, peer, handshake=READ if tls is not None else 0)
-            self.connection_count += 1
-            self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
-            if tls is None:
-                self._established(transport, make_handler)
-            else:
-                # A TLS client can only read a refusal sent inside TLS: shake hands first.
-                self._handshaking[transport] = (
-                    functools.partial(self._refuse_after_handshake, refusal) if refusal else make_handler)
-                transport._update_events()
-                self.call_later(HANDSHAKE_TIMEOUT, self._handshake_overdue, transport)
+                self._admit(sock, address, make_handler, tls)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                failures += 1
+                sock.close()
+                self._accept_failed("TLS wrap" if tls is not None else "setting up", exc)
+
+    def _admit(self, sock: socket.socket, address, make_handler: Callable,
+               tls: ssl.SSLContext | None) -> None:
+        """Refuse, or make a Transport of, one accepted socket. Raises OSError if it is dead already
+        (before anything is counted) or the selector will not watch it (then it is un-counted at
+        the end of the turn)."""
+        sock.setblocking(False)
+        # Interned: thousands of connections from one address then share one string.
+        peer = sys.intern(address[0] if isinstance(address, tuple) else str(address))
+        refusal = self._refusal_reason(sock, peer)
+        if refusal and not (tls is not None and self._can_refuse_over_tls(sock)):
+            self._refuse(sock, peer, refusal)
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not TCP (a Unix socket in tests), or already reset
+        if tls is not None:
+            # wrap_socket() raises for a peer that has already reset, but only after it has taken
+            # the descriptor over, leaving it to the garbage collector: ask first, while the
+            # socket is still ours to close.
+            sock.getpeername()
+            sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        transport = Transport(self, sock, peer, handshake=READ if tls is not None else 0)
+        self.connection_count += 1
+        self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
+        if tls is None:
+            self._watch(transport, lambda: self._established(transport, make_handler))
+            return
+        # A TLS client can only read a refusal sent inside TLS: shake hands first.
+        if refusal:
+            self._refusing.add(transport)
+            self._handshaking[transport] = functools.partial(self._refuse_after_handshake, refusal)
+        else:
+            self._handshaking[transport] = make_handler
+        self._watch(transport, transport._update_events)
+        self.call_later(HANDSHAKE_TIMEOUT, self._handshake_overdue, transport)
+
+    def _watch(self, transport: Transport, register: Callable[[], None]) -> None:
+        try:
+            register()
+        except OSError:
+            # The selector refused it (epoll's max_user_watches, say): un-count it at the end of
+            # the turn, like any closed connection, and let _accept log it.
+            self._doom(transport, "could not be watched")
+            raise
+
+    def _accept_failed(self, stage: str, exc: Exception) -> None:
+        """Log a dropped incoming connection, at most once per ACCEPT_LOG_INTERVAL for each kind."""
+        self.accept_failures += 1
+        what = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+        kind = f"{stage}: {what}"
+        entry = self._accept_log.get(kind)
+        now = time.monotonic()
+        if entry is not None and now < entry[0]:
+            entry[1] += 1
+            return
+        unlogged = entry[1] if entry is not None else 0
+        self._accept_log[kind] = [now + ACCEPT_LOG_INTERVAL, 0]
+        log.warning("dropped an incoming connection (%s)%s; serving on", kind,
+                    f", and {unlogged} more like it since the last such line" if unlogged else "")
 
     def _established(self, transport: Transport, make_handler: Callable | None = None) -> None:
         """The connection is ready for data (after its TLS handshake, if any): give it a handler."""
         if make_handler is None:
             make_handler = self._handshaking.pop(transport)
+            self._refusing.discard(transport)
         transport._update_events()
         transport.handler = make_handler(transport)
 
@@ -569,7 +668,7 @@ class Reactor:
     def _can_refuse_over_tls(self, sock: socket.socket) -> bool:
         # Bounded, so a flood of refused connections cannot make the server do unbounded TLS work.
         fits_select = self.backend != "select" or sock.fileno() < FD_SETSIZE
-        return fits_select and len(self._handshaking) < TLS_REFUSALS_IN_FLIGHT
+        return fits_select and len(self._refusing) < TLS_REFUSALS_IN_FLIGHT
 
     def _refuse_after_handshake(self, reason: str, transport: Transport) -> None:
         log.warning("refused a TLS connection from %s: %s", transport.peer, reason)
@@ -586,12 +685,37 @@ class Reactor:
             pass
         sock.close()
 
+    def _check_sendq(self, transport: Transport) -> None:
+        """After a send() that left output behind: note when the rest went over --max-sendq."""
+        if transport._out_size <= self.max_sendq:
+            self._over_sendq.pop(transport, None)
+        elif transport not in self._over_sendq:
+            self._over_sendq[transport] = self.now
+            if transport not in self._sendq_timers:  # one timer per connection, however it wobbles
+                self._sendq_timers.add(transport)
+                self.call_later(self.sendq_grace, self._sendq_overdue, transport)
+
+    def _sendq_overdue(self, transport: Transport) -> None:
+        self._sendq_timers.discard(transport)
+        since = self._over_sendq.get(transport)
+        if since is None or transport.closed:
+            return  # a send() got it back under --max-sendq
+        left = since + self.sendq_grace - self.now
+        if left > 0:  # it got under, then went over again later: its own grace runs from then
+            self._sendq_timers.add(transport)
+            self.call_later(left, self._sendq_overdue, transport)
+        elif not transport._closing:
+            # (A connection draining before its close keeps its own reason and drain timeout.)
+            self._doom(transport, TOO_SLOW)
+
     def _pause_accepting(self, listener: socket.socket, exc: OSError) -> None:
         fd = listener.fileno()
         if exc.errno not in self._accept_errors_logged:
             self._accept_errors_logged.add(exc.errno)
-            log.error("accept() failed: %s; pausing accepts for %.1fs at a time while it lasts "
-                      "(raise `ulimit -n` or lower --max-clients)", exc.strerror, ACCEPT_PAUSE)
+            hint = ("raise `ulimit -n` or lower --max-clients" if exc.errno in _ACCEPT_PAUSE_ON
+                    else "the listening socket reports an error")
+            log.error("accept() failed: %s; pausing accepts for %.1fs at a time while it lasts (%s)",
+                      exc.strerror or exc, ACCEPT_PAUSE, hint)
         self.selector.unregister(listener)
         self._paused_listeners.add(fd)
         self.call_later(ACCEPT_PAUSE, self._resume_accepting, listener)
@@ -623,6 +747,8 @@ class Reactor:
                 self.connection_count -= 1
                 self._unwatched.discard(transport)
                 self._handshaking.pop(transport, None)
+                self._refusing.discard(transport)
+                self._over_sendq.pop(transport, None)
                 self._close_reasons.pop(transport, None)
                 left = self._per_peer.pop(transport.peer, 1) - 1
                 if left > 0:

@@ -142,3 +142,28 @@ def test_a_crash_of_the_loop_thread_is_reported_even_with_signal_handlers_instal
     finally:
         reactor.release_signals()
         signal.signal(signal.SIGUSR1, previous)
+
+
+def table_screen_text(app: DashboardApp) -> str:
+    """The connections table as drawn on screen (not the cell values, which markup would hide)."""
+    table = app.query_one("#connections")
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+async def test_nicks_are_shown_literally_not_as_markup(server):
+    reactor, service, address = server
+    app = DashboardApp(reactor, service, log_capture=LogCapture())
+    with logging_routed_to(app.log_capture):
+        async with app.run_test(size=(120, 36)):
+            italic = LineClient(address)
+            italic.send_line("/nick [i]alice")
+            italic.expect(r"is now known as \[i\]alice")
+            bold = LineClient(address)
+            bold.send_line("/nick [b]")
+            bold.expect(r"is now known as \[b\]")
+            await until(lambda: "[i]alice" in table_screen_text(app) and "[b]" in table_screen_text(app),
+                        "both nicks drawn as typed")
+            await app.run_action("shutdown")
+            await until(lambda: app.return_code is not None, "the dashboard to exit")
+    italic.close()
+    bold.close()

@@ -3,10 +3,14 @@
 import json
 import socket
 import ssl
+import subprocess
+import sys
 
 import pytest
 
+from credentials import PASSWORD
 from lineclient import LineClient, json_client, text_user
+from selchat.server.cli import read_password
 from selchat.server.limits import TokenBucket
 
 
@@ -177,3 +181,44 @@ def test_a_tls_client_over_a_limit_is_told_why_inside_tls(run_server, certificat
         assert second.read_until_closed() == ["!!! error: too many connections from your address (limit 1)"]
     first.send_line("/ping")
     first.expect(r"^\*\*\* pong$")
+
+
+@pytest.mark.parametrize("option, value", [("--idle-timeout", "nan"), ("--burst", "nan"), ("--rate", "nan"),
+                                           ("--idle-timeout", "inf"), ("--burst", "inf"), ("--rate", "inf")])
+def test_a_limit_that_is_not_a_finite_number_is_refused_at_start_up(option, value):
+    # nan gets past a `< 0` check: --idle-timeout nan spun a core and stopped every timer.
+    result = subprocess.run([sys.executable, "-m", "selchat.server", "--port", "0", option, value],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"{option} must be a finite number" in result.stderr and "0 turns the limit off" in result.stderr
+    assert "listening on" not in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"open sesame \n", b"\xef\xbb\xbfopen sesame\n", b"open sesame\r\n",
+                                     b"\xef\xbb\xbf open sesame\t \r\nsecond line\n"])
+def test_the_password_file_is_read_without_its_bom_and_surrounding_whitespace(tmp_path, content):
+    path = tmp_path / "password"
+    path.write_bytes(content)
+    assert read_password(str(path)) == PASSWORD
+
+
+def test_a_password_file_of_only_a_bom_and_spaces_is_refused(tmp_path):
+    path = tmp_path / "password"
+    path.write_bytes(b"\xef\xbb\xbf  \n")
+    with pytest.raises(ValueError, match="the first line is empty"):
+        read_password(str(path))
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbfopen sesame\n", b"open sesame \n"])
+def test_text_users_can_log_in_with_a_password_file_that_has_a_bom_or_a_trailing_space(run_server, tmp_path, content):
+    path = tmp_path / "password"
+    path.write_bytes(content)
+    server = run_server("--password-file", str(path))
+    with LineClient(server.address) as client:
+        client.expect(r"^\*\*\* this server needs a password")
+        client.send_line("/pass open sesame")
+        client.expect(r"^\*\*\* welcome to selchat")
+    robot = LineClient(server.address)  # and the same password in a JSON hello
+    robot.send_json({"type": "hello", "protocol": 1, "nick": "robot", "password": PASSWORD})
+    assert robot.expect_json("welcome")["nick"] == "robot"
+    robot.close()
