@@ -530,11 +530,17 @@ def split_plan(plan: LoadPlan) -> list[WorkerShare]:
     """Deal senders, listeners and idle connections out to the workers as evenly as possible."""
     procs = max(1, plan.procs)
     shares = [WorkerShare([], 0, 0) for _ in range(procs)]
-    for sender_id in range(plan.senders + plan.probes):  # the probes take the ids after the senders'
+    for sender_id in range(plan.senders):
         shares[sender_id % procs].sender_ids.append(sender_id)
     for i, share in enumerate(shares):
         share.listeners = plan.listeners // procs + (1 if i < plan.listeners % procs else 0)
         share.idle = plan.idle // procs + (1 if i < plan.idle % procs else 0)
+    if plan.probes:
+        # The probes (ids after the senders') get a worker of their own: in a sender's worker a
+        # probe's reply would wait behind the sender's refills (formatting thousands of lines takes
+        # milliseconds) and its round trip would measure the bench, not the server. Alone, the
+        # probe worker sleeps in select() and the kernel wakes it as soon as the reply arrives.
+        shares.append(WorkerShare(list(range(plan.senders, plan.senders + plan.probes)), 0, 0))
     return shares
 
 

@@ -14,7 +14,7 @@ import pytest
 from selchat.bench import report
 from selchat.bench.cli import main
 from selchat.bench.joinstorm import run_join_storm
-from selchat.bench.loadgen import LoadPlan, LoadResult, run_load
+from selchat.bench.loadgen import LoadPlan, LoadResult, run_load, split_plan
 from selchat.bench.scenarios import Settings, measure
 from selchat.bench.servers import ServerSpec, start_server
 from selchat.bench.wire import DeliveryCheck, format_messages, line_pattern, percentile, sender_prefix
@@ -80,6 +80,13 @@ def test_probe_latencies_are_kept_apart_from_the_senders():
     assert (f["probe_p50_us"], f["probe_p99_us"], f["probe_round_trips"]) == (100, 7_000, 10)
     assert f["latency_p50_us"] == 5_000
     assert f["sender_deliveries_per_second"] == 500 and f["deliveries_per_second"] == 505
+
+
+def test_probes_get_a_worker_of_their_own():
+    # In a sender's worker a probe's reply would wait behind the sender's refills.
+    shares = split_plan(LoadPlan("echo", senders=3, probes=1, procs=2))
+    assert [share.sender_ids for share in shares] == [[0, 2], [1], [3]]
+    assert len(split_plan(LoadPlan("echo", senders=3, procs=2))) == 2
 
 
 def test_percentile():
