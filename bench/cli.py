@@ -3,6 +3,9 @@
 Scenarios (each server is started fresh for each run, on 127.0.0.1):
 
   echo       N connections (--connections), each keeping W messages in flight (--window), echo mode.
+  upper      the same in upper mode: every reply must come back upper-cased.
+  fairness   one flooder pipelining (--flood-window in flight) and one ping-pong client (1 in flight),
+             echo mode: the ping-pong round trip p50/p99 while the flooder runs, and its throughput.
   broadcast  S senders (--senders) and R receivers in all (--receivers, senders included), chat
              mode; every receiver must get every message once, in order per sender.
   idle       M idle connections (--idle) plus one active pair (2 connections, 1 message in
@@ -10,7 +13,7 @@ Scenarios (each server is started fresh for each run, on 127.0.0.1):
   join       a join storm: --clients chat clients connect at once; time until all are greeted
              and a message from one reaches all the others.
   growth     the idle scenario for select, poll and epoll as M grows (0 ... 10,000); --plot PATH.
-  targets    the four targets of the benchmark issue, as PASS/FAIL lines with the figures.
+  targets    the targets of issues 4 and 11, as PASS/FAIL lines with the figures.
   all        everything above (what docs/benchmarks.md shows); --json and --plot to keep it.
   plot       redraw the cost-growth plot from a --json file of an earlier run (no measuring).
 
@@ -19,9 +22,11 @@ counted. For servers it started, the bench reads the server's CPU time and memor
 server CPU per delivered message and RSS growth per connection. The load generator reports its
 own CPU use; at ~100 % of a core, deliveries/s is a floor set by the bench, not the server.
 
-Servers: selchat-select, selchat-poll, selchat-epoll, asyncio-protocol, asyncio-streams,
-uvloop-protocol, uvloop-streams, or the groups selchat, reference, all. uvloop needs the bench
-extra (uv run --extra bench selchat-bench ...), as does the plot (matplotlib).
+Servers: selchat-select, selchat-poll, selchat-epoll; the line-by-line references
+asyncio-protocol, asyncio-streams, uvloop-protocol, uvloop-streams; the chunk-echo references
+asyncio-chunk, uvloop-chunk (write back each received chunk; echo and upper only); or the groups
+selchat, reference, all. uvloop needs the bench extra (uv run --extra bench selchat-bench ...), as
+does the plot (matplotlib).
 
 Reproduce docs/benchmarks.md:
   uv run --extra bench selchat-bench all --json docs/benchmarks.json --plot docs/images/cost_growth.png
@@ -36,10 +41,14 @@ import time
 
 from . import report
 from .procstat import machine_info, raise_open_file_limit
-from .scenarios import Settings, interleaved, median_figures
+from .scenarios import SERVER_MODE, Settings, interleaved, median_figures
 from .servers import ServerSpec, expand_server_names
 
 DEFAULT_SERVERS = ["selchat-epoll", "asyncio-protocol", "asyncio-streams", "uvloop-protocol"]
+CHUNK_SERVERS = ["asyncio-chunk", "uvloop-chunk"]
+ECHO_SERVERS = DEFAULT_SERVERS + CHUNK_SERVERS
+UPPER_SERVERS = ["selchat-epoll", "asyncio-protocol", "uvloop-protocol"] + CHUNK_SERVERS
+FAIRNESS_SERVERS = ["selchat-epoll", "asyncio-protocol", "uvloop-protocol", "uvloop-chunk"]
 GROWTH_SERVERS = ["selchat-select", "selchat-poll", "selchat-epoll"]
 GROWTH_IDLE = [0, 100, 500, 900, 2000, 5000, 10_000]
 TARGET_SERVER = "selchat-epoll"
@@ -80,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=10, help="default 10")
     p.add_argument("--window", type=int, default=16, help="messages in flight per connection (default 16)")
 
+    p = add("upper", "N connections, W messages in flight each, upper mode; replies must be upper-cased")
+    p.add_argument("--connections", type=int, default=10, help="default 10")
+    p.add_argument("--window", type=int, default=16, help="messages in flight per connection (default 16)")
+
+    p = add("fairness", "one flooder and one ping-pong client in echo mode: the ping-pong round trips")
+    p.add_argument("--flood-window", type=int, default=4096,
+                   help="the flooder's messages in flight (default 4096, more than one 64 KiB read)")
+
     p = add("broadcast", "S senders to R receivers in chat mode; loss and reorder checked")
     p.add_argument("--senders", type=int, default=10, help="default 10")
     p.add_argument("--receivers", type=int, default=100, help="all receiving clients, senders included (default 100)")
@@ -96,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default 0,100,500,900,2000,5000,10000")
     p.add_argument("--plot", metavar="PNG", help="write the plot here (needs matplotlib)")
 
-    p = add("targets", "check the issue's four targets; exit status 1 if one fails")
+    p = add("targets", "check the targets of issues 4 and 11; exit status 1 if one fails")
     p.add_argument("--clients", type=int, default=10_000, help="join storm size (default 10000)")
 
     p = add("all", "every scenario and the targets: the tables of docs/benchmarks.md")
@@ -123,7 +140,7 @@ def replot(json_file: str, png: str) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings(duration=args.duration, warmup=args.warmup, rounds=args.rounds, procs=args.procs,
                         pin=args.pin, connect=args.connect, quiet=args.quiet)
-    for name in ("connections", "window", "senders", "receivers"):
+    for name in ("connections", "window", "senders", "receivers", "flood_window"):
         if hasattr(args, name):
             setattr(settings, name, getattr(args, name))
     if hasattr(args, "clients"):
@@ -131,14 +148,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _servers(args: argparse.Namespace, default: list[str]) -> list[ServerSpec | None]:
-    """The servers to run, minus those that cannot run here (said on stderr)."""
+def _servers(args: argparse.Namespace, default: list[str], scenario: str) -> list[ServerSpec | None]:
+    """The servers to run `scenario` on, minus those that cannot run it here (said on stderr)."""
     if args.connect:
         return [None]
     specs = []
+    mode = SERVER_MODE[scenario]
     for spec in expand_server_names(args.server or default):
         reason = spec.unavailable_reason()
-        if reason:
+        if mode not in spec.modes:
+            if not args.quiet:
+                print(f"skipping {spec.name} for {scenario}: it serves {' and '.join(spec.modes)} only",
+                      file=sys.stderr)
+        elif reason:
             print(f"skipping {spec.name}: {reason}", file=sys.stderr)
         else:
             specs.append(spec)
@@ -176,7 +198,7 @@ class Run:
             measurements = interleaved(able, "idle", self.settings, idle=idle)
             self.raw += measurements
             for name, medians in _by_server(measurements).items():
-                growth[name][idle] = medians
+                growth.setdefault(name, {})[idle] = medians  # "external" with --connect
         self.growth = growth
         return growth
 
@@ -208,40 +230,61 @@ def main(argv: list[str] | None = None) -> int:
                + (", server pinned to the last CPU, load generator to the others" if settings.cpu_split()[0] is not None else ""))
 
     command = args.command
-    if command in ("echo", "all", "targets"):
-        default = DEFAULT_SERVERS if command != "targets" else [TARGET_SERVER, "asyncio-protocol", "uvloop-protocol"]
-        medians = run.compare("echo", _servers(args, default))
-        out.append(report.throughput_table(
-            f"echo: {settings.connections} connections x {settings.window} in flight, "
+    targets = command == "targets"
+    for scenario, default, for_targets in (
+            ("echo", ECHO_SERVERS, [TARGET_SERVER, "asyncio-protocol", "uvloop-protocol", "uvloop-chunk"]),
+            ("upper", UPPER_SERVERS, [TARGET_SERVER, "uvloop-chunk"])):
+        if command in (scenario, "all", "targets"):
+            medians = run.compare(scenario, _servers(args, for_targets if targets else default, scenario))
+            out.append(report.throughput_table(
+                f"{scenario}: {settings.connections} connections x {settings.window} in flight, "
+                f"{settings.duration:g} s per run", medians))
+    if command in ("fairness", "all", "targets"):
+        medians = run.compare("fairness", _servers(args, [TARGET_SERVER] if targets else FAIRNESS_SERVERS, "fairness"))
+        out.append(report.fairness_table(
+            f"fairness: one flooder ({settings.flood_window} in flight) beside one ping-pong client, echo mode, "
             f"{settings.duration:g} s per run", medians))
     if command in ("broadcast", "all", "targets"):
         default = DEFAULT_SERVERS if command != "targets" else [TARGET_SERVER, "asyncio-protocol"]
-        medians = run.compare("broadcast", _servers(args, default))
+        medians = run.compare("broadcast", _servers(args, default, "broadcast"))
         out.append(report.throughput_table(
             f"broadcast: {settings.senders} senders -> {settings.receivers} clients, {settings.window} in flight "
             f"per sender, {settings.duration:g} s per run", medians))
     if command == "idle":
-        run.run_growth(_servers(args, [TARGET_SERVER, "asyncio-protocol"]), args.idle)
+        run.run_growth(_servers(args, [TARGET_SERVER, "asyncio-protocol"], "idle"), args.idle)
         out.append(report.growth_table(run.growth))
     if command in ("growth", "all"):
-        run.run_growth(_servers(args, GROWTH_SERVERS + (["asyncio-protocol"] if command == "all" else [])), args.idle)
+        run.run_growth(_servers(args, GROWTH_SERVERS + (["asyncio-protocol"] if command == "all" else []), "idle"),
+                       args.idle)
         out.append(report.growth_table(run.growth))
     if command == "targets":
-        run.run_growth(_servers(args, [TARGET_SERVER]), [10_000])
+        # No idle connections: the ping-pong target; 10,000: the memory target.
+        growth = run.run_growth(_servers(args, [TARGET_SERVER], "idle"), [0, 10_000])
+        out.append(report.pingpong_line(growth.get(TARGET_SERVER if not args.connect else "external", {}).get(0)))
     if command in ("join", "all", "targets"):
         default = [TARGET_SERVER, "asyncio-protocol"] if command != "targets" else [TARGET_SERVER]
-        medians = run.compare("join", _servers(args, default))
+        medians = run.compare("join", _servers(args, default, "join"))
         out.append(report.join_table(medians))
 
     if command in ("all", "targets"):
         target = TARGET_SERVER if not args.connect else "external"
+        results, idle = run.results, run.growth.get(target, {})
         run.verdicts = [
-            report.check_broadcast(run.results.get("broadcast", {}), target),
-            report.check_echo(run.results.get("echo", {}), target),
-            report.check_idle_memory(run.growth.get(target, {}).get(10_000), target),
-            report.check_join(run.results.get("join", {}).get(target), target),
+            # issue 4
+            report.check_broadcast(results.get("broadcast", {}), target),
+            report.check_echo(results.get("echo", {}), target),
+            report.check_idle_memory(idle.get(10_000), target),
+            report.check_join(results.get("join", {}).get(target), target),
+            # issue 11
+            report.check_per_line(results.get("echo", {}), target, "echo"),
+            report.check_vs_chunk(results.get("echo", {}), target, "echo"),
+            report.check_per_line(results.get("upper", {}), target, "upper"),
+            report.check_vs_chunk(results.get("upper", {}), target, "upper"),
+            report.check_fairness(results.get("fairness", {}).get(target), target),
+            report.check_pingpong(idle.get(0), target),
+            report.check_broadcast_today(results.get("broadcast", {}), target),
         ]
-        out.append("targets (issue 4):\n" + "\n".join("  " + v.line() for v in run.verdicts))
+        out.append("targets (issues 4 and 11):\n" + "\n".join("  " + v.line() for v in run.verdicts))
 
     plot_path = getattr(args, "plot", None)
     if plot_path:

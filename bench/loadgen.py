@@ -64,10 +64,12 @@ def begin_connect(address: tuple[str, int], nodelay: bool = False) -> socket.soc
 class LoadPlan:
     """What the load generator does in one run.
 
-    mode: "echo" (a connection hears only its own lines back) or "chat" (every connection hears
-    every sender's lines). senders: connections that send; in chat mode they receive too.
-    listeners: extra connections that only receive. idle: connections that connect and stay
-    silent. window: messages each sender keeps in flight.
+    mode: "echo" (a connection hears only its own lines back), "upper" (the same, upper-cased) or
+    "chat" (every connection hears every sender's lines). senders: connections that send; in chat
+    mode they receive too. listeners: extra connections that only receive. idle: connections that
+    connect and stay silent. window: messages each sender keeps in flight. probes (echo and upper):
+    ping-pong connections beside the senders, one message in flight each, whose latencies and
+    deliveries are counted apart, to see how the senders' load delays a light client.
     """
 
     mode: str
@@ -75,6 +77,7 @@ class LoadPlan:
     listeners: int = 0
     idle: int = 0
     window: int = 1
+    probes: int = 0
     duration: float = 2.0
     warmup: float = 0.3
     procs: int = 1
@@ -84,7 +87,16 @@ class LoadPlan:
 
     @property
     def connections(self) -> int:
-        return self.senders + self.listeners + self.idle
+        return self.senders + self.probes + self.listeners + self.idle
+
+    @property
+    def echoes(self) -> bool:
+        """Whether each connection hears only its own lines back."""
+        return self.mode in ("echo", "upper")
+
+    def reply_marker(self, marker: bytes) -> bytes:
+        """The run's marker as it comes back: upper mode upper-cases the whole line."""
+        return marker.upper() if self.mode == "upper" else marker
 
 
 @dataclass
@@ -104,6 +116,8 @@ class LoadResult:
     reordered: int = 0
     duplicated: int = 0
     latency_us: Counter = field(default_factory=Counter)
+    probe_window_deliveries: int = 0
+    probe_latency_us: Counter = field(default_factory=Counter)
     loadgen_cpu_seconds: float = 0.0
     loadgen_busiest_share: float = 0.0  # the busiest worker's CPU over the window, 1.0 = a full core
     server_cpu_seconds: float | None = None
@@ -114,6 +128,13 @@ class LoadResult:
     @property
     def deliveries_per_second(self) -> float:
         return self.window_deliveries / self.window_seconds if self.window_seconds else 0.0
+
+    @property
+    def sender_deliveries_per_second(self) -> float:
+        """Deliveries per second of the senders' lines alone, without the probes'."""
+        if not self.window_seconds:
+            return 0.0
+        return (self.window_deliveries - self.probe_window_deliveries) / self.window_seconds
 
     @property
     def server_us_per_delivery(self) -> float | None:
@@ -136,6 +157,14 @@ class LoadResult:
         return percentile(self.latency_us, 0.99)
 
     @property
+    def probe_p50_us(self) -> float | None:
+        return percentile(self.probe_latency_us, 0.50)
+
+    @property
+    def probe_p99_us(self) -> float | None:
+        return percentile(self.probe_latency_us, 0.99)
+
+    @property
     def loadgen_saturated(self) -> bool:
         return self.loadgen_busiest_share > 0.9
 
@@ -154,6 +183,10 @@ class LoadResult:
             "duplicated": self.duplicated,
             "latency_p50_us": self.latency_p50_us,
             "latency_p99_us": self.latency_p99_us,
+            "sender_deliveries_per_second": round(self.sender_deliveries_per_second, 1),
+            "probe_round_trips": sum(self.probe_latency_us.values()),
+            "probe_p50_us": self.probe_p50_us,
+            "probe_p99_us": self.probe_p99_us,
             "server_cpu_us_per_delivery": self.server_us_per_delivery,
             "server_bytes_per_connection": self.server_bytes_per_connection,
             "loadgen_cpu_seconds": round(self.loadgen_cpu_seconds, 4),
@@ -181,9 +214,10 @@ class Connection:
     """One client socket and what the run knows about it."""
 
     __slots__ = ("sock", "sender_id", "sender_prefix", "sent", "acked", "received", "carry", "chunks",
-                 "outbuf", "closed", "first_line", "connecting", "idle")
+                 "outbuf", "closed", "first_line", "connecting", "idle", "window", "probe")
 
-    def __init__(self, sock: socket.socket, sender_id: int | None, prefix: bytes | None, idle: bool) -> None:
+    def __init__(self, sock: socket.socket, sender_id: int | None, prefix: bytes | None, idle: bool,
+                 window: int = 1, probe: bool = False) -> None:
         self.sock = sock
         self.sender_id = sender_id
         self.sender_prefix = prefix  # None for a connection that only listens
@@ -197,6 +231,8 @@ class Connection:
         self.first_line = False
         self.connecting = True
         self.idle = idle
+        self.window = window  # messages kept in flight
+        self.probe = probe  # a ping-pong connection, counted apart
 
 
 class Worker:
@@ -207,6 +243,7 @@ class Worker:
         self.share = share
         self.address = address
         self.marker = marker
+        self.reply_marker = plan.reply_marker(marker)
         self.control = control
         self.selector = selectors.DefaultSelector()
         self.connections: list[Connection] = []
@@ -217,6 +254,7 @@ class Worker:
         self.window_start_ns = 1 << 62
         self.window_end_ns = 1 << 62
         self.window_deliveries = 0
+        self.probe_window_deliveries = 0
         self.cpu_in_window = 0.0
         self.control_messages: list = []
         self.selector.register(control.fileno(), selectors.EVENT_READ, None)
@@ -273,20 +311,22 @@ class Worker:
         if conn.idle:
             return
         now = time.monotonic_ns()
-        lines = data.count(self.marker)
+        lines = data.count(self.reply_marker)
         if not lines:
             return  # noise only: greetings, notices
         conn.received += lines
         conn.chunks.append((now, data))
         if self.window_start_ns <= now < self.window_end_ns:
             self.window_deliveries += lines
+            if conn.probe:
+                self.probe_window_deliveries += lines
         if conn.sender_prefix is not None:
-            conn.acked += lines if self.plan.mode == "echo" else data.count(conn.sender_prefix)
+            conn.acked += lines if self.plan.echoes else data.count(conn.sender_prefix)
             if self.sending:
                 self._refill(conn, now)
 
     def _refill(self, conn: Connection, now_ns: int) -> None:
-        free = self.plan.window - (conn.sent - conn.acked)
+        free = conn.window - (conn.sent - conn.acked)
         if free > 0:
             self._write(conn, format_messages(conn.sender_prefix, conn.sent, free, now_ns))
             conn.sent += free
@@ -356,7 +396,9 @@ class Worker:
                 self.connect_failures += 1
                 continue
             prefix = sender_prefix(self.marker, sender_id) if sender_id is not None else None
-            conn = Connection(sock, sender_id, prefix, idle=(kind == b"I"))
+            probe = sender_id is not None and sender_id >= self.plan.senders
+            conn = Connection(sock, sender_id, prefix, idle=(kind == b"I"),
+                              window=1 if probe else self.plan.window, probe=probe)
             self.connections.append(conn)
             self.pending_connects += 1
             self.selector.register(sock, selectors.EVENT_WRITE, conn)
@@ -409,7 +451,7 @@ class Worker:
 
     def _heard(self, conn: Connection, sent_by_sender: dict[int, int]) -> dict[int, int]:
         """The senders whose lines `conn` should receive, with how many each sent."""
-        if self.plan.mode == "echo":
+        if self.plan.echoes:
             return {conn.sender_id: conn.sent}
         return sent_by_sender
 
@@ -423,8 +465,9 @@ class Worker:
             self._poll(0.02)
 
     def _analyse(self, sent_by_sender: dict[int, int]) -> dict:
-        pattern = line_pattern(self.marker)
+        pattern = line_pattern(self.reply_marker)
         latencies: Counter = Counter()
+        probe_latencies: Counter = Counter()
         lost = reordered = duplicated = delivered = expected = 0
         for conn in self.connections:
             if conn.idle:
@@ -432,7 +475,8 @@ class Worker:
             check = DeliveryCheck()
             for recv_ns, data in conn.chunks:
                 in_window = self.window_start_ns <= recv_ns < self.window_end_ns
-                check.feed(data, pattern, recv_ns, latencies if in_window else None)
+                kept = probe_latencies if conn.probe else latencies
+                check.feed(data, pattern, recv_ns, kept if in_window else None)
             heard = self._heard(conn, sent_by_sender)
             expected += sum(heard.values())
             lost += check.lost(heard)
@@ -446,6 +490,8 @@ class Worker:
             "expected": expected,
             "delivered": delivered,
             "window_deliveries": self.window_deliveries,
+            "probe_window_deliveries": self.probe_window_deliveries,
+            "probe_latency_us": probe_latencies,
             "lost": lost,
             "reordered": reordered,
             "duplicated": duplicated,
@@ -489,6 +535,12 @@ def split_plan(plan: LoadPlan) -> list[WorkerShare]:
     for i, share in enumerate(shares):
         share.listeners = plan.listeners // procs + (1 if i < plan.listeners % procs else 0)
         share.idle = plan.idle // procs + (1 if i < plan.idle % procs else 0)
+    if plan.probes:
+        # The probes (ids after the senders') get a worker of their own: in a sender's worker a
+        # probe's reply would wait behind the sender's refills (formatting thousands of lines takes
+        # milliseconds) and its round trip would measure the bench, not the server. Alone, the
+        # probe worker sleeps in select() and the kernel wakes it as soon as the reply arrives.
+        shares.append(WorkerShare(list(range(plan.senders, plan.senders + plan.probes)), 0, 0))
     return shares
 
 
@@ -564,6 +616,8 @@ def run_load(plan: LoadPlan, address: tuple[str, int], server_pid: int | None = 
         result.reordered += outcome["reordered"]
         result.duplicated += outcome["duplicated"]
         result.latency_us.update(outcome["latency_us"])
+        result.probe_window_deliveries += outcome["probe_window_deliveries"]
+        result.probe_latency_us.update(outcome["probe_latency_us"])
         result.loadgen_cpu_seconds += outcome["cpu_in_window"]
         result.loadgen_busiest_share = max(result.loadgen_busiest_share,
                                            outcome["cpu_in_window"] / result.window_seconds)

@@ -3,11 +3,19 @@
 They speak the same line semantics as selchat-server's text dialect, as far as the bench cares:
 
 - echo mode: each line comes back to its sender unchanged;
+- upper mode: each line comes back to its sender upper-cased (decoded as UTF-8, invalid bytes
+  replaced, ``str.upper``, encoded again);
 - chat mode: a greeting line on connect (``*** welcome, you are c7``), then each line a client
   sends goes to every client, the sender included, as ``<c7> LINE``.
 
 Both are written the way the asyncio documentation teaches, without tricks, because they are the
-baseline selchat-server is held to. Run one with::
+baseline selchat-server is held to.
+
+A third style, ``chunk``, does not frame lines at all: it writes back each received chunk as it
+came (upper mode: the chunk decoded, upper-cased and encoded), one ``transport.write`` per
+``data_received``, the way the seed article's server replies to each ``recv``. That is the floor a
+Python echo service on that loop can reach; it serves echo and upper only (a chat line needs
+framing to get its sender's prefix). Run one with::
 
     python -m selchat.bench.reference_servers --style protocol --loop asyncio --mode chat --port 0
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import itertools
 import signal
 import sys
@@ -28,6 +37,12 @@ import sys
 from .procstat import raise_open_file_limit
 
 GREETING = b"*** welcome to the reference server, you are %s\n"
+CHUNK_MODES = ("echo", "upper")
+
+
+def upper_line(line: bytes) -> bytes:
+    """What upper mode sends back for one line (or chunk of whole characters)."""
+    return line.decode("utf-8", "replace").upper().encode()
 
 
 class FaultyDelivery:
@@ -86,12 +101,14 @@ class ChatProtocol(asyncio.Protocol):
         *lines, self.buffer = self.buffer.split(b"\n")
         room = self.room
         faults = room.faults
-        if room.mode == "echo":
+        if room.mode != "chat":
+            upper = room.mode == "upper"
             for line in lines:
+                reply = (upper_line(line) if upper else line) + b"\n"
                 if faults:
-                    faults.write(self.transport, line + b"\n")
+                    faults.write(self.transport, reply)
                 else:
-                    self.transport.write(line + b"\n")
+                    self.transport.write(reply)
             return
         for line in lines:
             message = self.prefix + line + b"\n"
@@ -103,6 +120,27 @@ class ChatProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.room.writers.discard(self.transport)
+
+
+class ChunkEchoProtocol(asyncio.Protocol):
+    """Writes back each received chunk as it came: no framing, one write per data_received.
+
+    In upper mode a chunk may end inside a multi-byte character, so decoding is incremental: the
+    split character's first bytes wait for the next chunk instead of turning into U+FFFD.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.decode = codecs.getincrementaldecoder("utf-8")("replace").decode if mode == "upper" else None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.decode is None:
+            self.transport.write(data)
+        else:
+            self.transport.write(self.decode(data).upper().encode())
 
 
 def streams_handler(room: Room):
@@ -120,11 +158,12 @@ def streams_handler(room: Room):
                 line = await reader.readline()
                 if not line.endswith(b"\n"):
                     break  # EOF, possibly after a partial line
-                if room.mode == "echo":
+                if room.mode != "chat":
+                    reply = upper_line(line) if room.mode == "upper" else line
                     if faults:
-                        faults.write(writer, line)
+                        faults.write(writer, reply)
                     else:
-                        writer.write(line)
+                        writer.write(reply)
                 else:
                     message = prefix + line
                     for other in room.writers:
@@ -148,7 +187,9 @@ async def serve(args: argparse.Namespace) -> None:
         faults = FaultyDelivery(args.drop_every, args.swap_every)
     room = Room(args.mode, faults)
     loop = asyncio.get_running_loop()
-    if args.style == "protocol":
+    if args.style == "chunk":
+        server = await loop.create_server(lambda: ChunkEchoProtocol(args.mode), args.host, args.port, backlog=4096)
+    elif args.style == "protocol":
         server = await loop.create_server(lambda: ChatProtocol(room), args.host, args.port, backlog=4096)
     else:
         server = await asyncio.start_server(streams_handler(room), args.host, args.port, backlog=4096)
@@ -165,11 +206,12 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selchat.bench.reference_servers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", choices=["protocol", "streams"], default="protocol",
-                        help="asyncio Protocol callbacks or asyncio streams coroutines (default: protocol)")
+    parser.add_argument("--style", choices=["protocol", "streams", "chunk"], default="protocol",
+                        help="asyncio Protocol callbacks, asyncio streams coroutines, or a Protocol that "
+                             "writes back each received chunk (echo and upper only) (default: protocol)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
                         help="event loop implementation (default: asyncio)")
-    parser.add_argument("--mode", choices=["echo", "chat"], default="chat", help="default: chat")
+    parser.add_argument("--mode", choices=["echo", "upper", "chat"], default="chat", help="default: chat")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--drop-every", type=int, default=0, metavar="N",
@@ -177,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swap-every", type=int, default=0, metavar="N",
                         help="testing only: send every Nth line after the line that follows it")
     args = parser.parse_args(argv)
+    if args.style == "chunk" and args.mode not in CHUNK_MODES:
+        parser.error("--style chunk serves echo and upper only: a chat line needs framing for its prefix")
+    if args.style == "chunk" and (args.drop_every or args.swap_every):
+        parser.error("--drop-every and --swap-every work on lines, which --style chunk does not see")
     raise_open_file_limit()
     loop_factory = None
     if args.loop == "uvloop":

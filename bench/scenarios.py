@@ -16,7 +16,8 @@ from .joinstorm import JoinResult, run_join_storm
 from .loadgen import LoadPlan, LoadResult, run_load
 from .servers import ServerSpec, start_server
 
-SERVER_MODE = {"echo": "echo", "broadcast": "chat", "idle": "echo", "join": "chat"}
+SERVER_MODE = {"echo": "echo", "upper": "upper", "fairness": "echo", "broadcast": "chat", "idle": "echo",
+               "join": "chat"}
 # The CPUs this process may use, read once: `measure` narrows our own affinity to the load
 # generator's share, so asking again later would find the server's core gone.
 CPUS_AT_START: tuple[int, ...] = tuple(sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ()
@@ -26,8 +27,9 @@ CPUS_AT_START: tuple[int, ...] = tuple(sorted(os.sched_getaffinity(0))) if hasat
 class Settings:
     """Knobs shared by all scenarios. Defaults are the sizes the issue's targets name."""
 
-    connections: int = 10  # echo: connections
-    window: int = 16  # echo and broadcast: messages in flight per sender
+    connections: int = 10  # echo and upper: connections
+    window: int = 16  # echo, upper and broadcast: messages in flight per sender
+    flood_window: int = 4096  # fairness: the flooder's messages in flight (a 64 KiB read's worth and more)
     senders: int = 10  # broadcast
     receivers: int = 100  # broadcast: clients that receive, senders included
     idle: int = 0  # idle: idle connections besides the active pair
@@ -63,8 +65,12 @@ def plan_for(scenario: str, settings: Settings, idle: int | None = None) -> Load
     """The load generator plan a scenario needs."""
     _, cpus = settings.cpu_split()
     common = dict(duration=settings.duration, warmup=settings.warmup, procs=settings.procs, cpus=cpus)
-    if scenario == "echo":
-        return LoadPlan("echo", senders=settings.connections, window=settings.window, **common)
+    if scenario in ("echo", "upper"):
+        return LoadPlan(scenario, senders=settings.connections, window=settings.window, **common)
+    if scenario == "fairness":
+        # One flooder pipelining as fast as its window lets it, and one ping-pong client (a probe:
+        # one message in flight) whose round trips say how long the flooder holds the loop.
+        return LoadPlan("echo", senders=1, probes=1, window=settings.flood_window, **common)
     if scenario == "broadcast":
         listeners = max(0, settings.receivers - settings.senders)
         return LoadPlan("chat", senders=settings.senders, listeners=listeners, window=settings.window, **common)
@@ -77,8 +83,10 @@ def plan_for(scenario: str, settings: Settings, idle: int | None = None) -> Load
 
 
 def params_for(scenario: str, settings: Settings, idle: int | None = None) -> dict:
-    if scenario == "echo":
+    if scenario in ("echo", "upper"):
         return {"connections": settings.connections, "window": settings.window}
+    if scenario == "fairness":
+        return {"flood_window": settings.flood_window, "ping_pong": 1}
     if scenario == "broadcast":
         return {"senders": settings.senders, "receivers": settings.receivers, "window": settings.window}
     if scenario == "idle":
@@ -125,6 +133,9 @@ def _progress(m: Measurement) -> None:
         text = f"error: {m.error.splitlines()[0]}"
     elif m.scenario == "join":
         text = f"joined {f['joined']}/{f['clients']} in {f['join_seconds']}, usable after {f['usable_seconds']}"
+    elif m.scenario == "fairness":
+        text = (f"flooder {f['sender_deliveries_per_second']:,.0f} lines/s, ping-pong p50 {_fmt(f['probe_p50_us'])} us "
+                f"p99 {_fmt(f['probe_p99_us'])} us, lost {f['lost']}, reordered {f['reordered']}")
     else:
         text = (f"{f['deliveries_per_second']:,.0f} deliveries/s, lost {f['lost']}, reordered {f['reordered']}, "
                 f"server {_fmt(f['server_cpu_us_per_delivery'])} us/delivery")
