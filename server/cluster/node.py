@@ -108,6 +108,7 @@ class ClusterNode:
         self._ticked = False
         self._paused_reason: str | None = "not connected yet"
         self._told_paused = False
+        self._rebuild_due = False  # presence to re-claim as soon as cmd is up
         self._local_seq = 0
         self.commands_sent = 0  # Redis commands handed to the links, for the cost figures
 
@@ -333,6 +334,8 @@ class ClusterNode:
         if name == "cmd":
             self._paused_reason = None
             self._flush_held()
+            if self._rebuild_due:
+                self._rebuild_presence()
             if self._told_paused:
                 self._told_paused = False
                 self._outputs.append(out.Resumed())
@@ -395,6 +398,9 @@ class ClusterNode:
             self._outputs.append(out.Refused(handle, f"the broker refused the line: {reply}"))
 
     def _claimed(self, handle, nick, key, session, old_key, reply) -> None:
+        if handle is None and isinstance(reply, LinkLost):
+            self._rebuild_due = True  # a rebuild cut short: try again on the next connection
+            return
         if not (isinstance(reply, list) and len(reply) == 2):
             status = "unavailable" if isinstance(reply, LinkLost) else "error"
             self._outputs.append(out.ClaimDone(handle, nick, status))
@@ -427,6 +433,9 @@ class ClusterNode:
 
     def _rebuild_presence(self) -> None:
         """Re-claim our own members after Redis lost them; their joins rebuild every mirror."""
+        self._rebuild_due = not self._slots["cmd"].ready
+        if self._rebuild_due:
+            return
         for key, (nick, session) in list(self.members.items()):
             self._call(scripts.CLAIM, [key, nick, session, "", "", 0, ""],
                        lambda reply, n=nick, k=key, s=session: self._claimed(None, n, k, s, None, reply))
