@@ -26,48 +26,19 @@ from __future__ import annotations
 import collections
 import os
 import random
-import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import outputs as out
 from . import scripts
 from .resp import BrokerError, BrokerURL, LinkLost, LinkState, RedisLink, ReplyError
-from .room_log import RoomKeys, decode_entries, decode_xread, event_fields, xread_command
+from .config import NodeConfig
+from .room_log import (
+    RoomKeys, decode_entries, decode_snapshot, decode_xread, event_fields, parse_sid, sid_after,
+    xread_command,
+)
 
 LINKS = ("cmd", "feed")
-
-
-def default_node_id() -> str:
-    """Unique per process and readable in CLIENT LIST: host-pid-random."""
-    host = socket.gethostname().split(".")[0].replace(" ", "_") or "node"
-    return f"{host}-{os.getpid()}-{os.urandom(3).hex()}"
-
-
-@dataclass(frozen=True)
-class NodeConfig:
-    url: BrokerURL
-    node_id: str = field(default_factory=default_node_id)
-    room: str = "selchat"
-    history: int = 50  # lines in a Snapshot
-    maxlen: int = 10_000  # stream MAXLEN ~ (Redis keeps at least this many)
-    inbox_maxlen: int = 1_000
-    heartbeat: float = 2.0  # seconds between ticks
-    heartbeat_ttl: float = 6.0  # a node silent this long is reaped by the others
-    block_ms: int = 2_000  # XREAD BLOCK; its reply doubles as the feed's liveness check
-    reply_margin: float = 2.0  # a link with a reply this late is hung: close it
-    hold_limit: int = 1_000  # lines held while paused; more are refused at once
-    grace: float = 10.0  # seconds a held line waits before it is refused
-    dedupe_ttl: int = 120  # seconds a (session, request id) is remembered
-    read_count: int = 1_000  # entries per XREAD
-    backoff_min: float = 0.1
-    backoff_max: float = 2.0
-
-    def __post_init__(self) -> None:
-        if not self.node_id or any(c.isspace() for c in self.node_id):
-            raise ValueError(f"node id must be non-empty without spaces: {self.node_id!r}")
-        if self.heartbeat_ttl <= self.heartbeat:
-            raise ValueError("heartbeat_ttl must be longer than the heartbeat interval")
 
 
 @dataclass
@@ -265,6 +236,43 @@ class ClusterNode:
         argv = [to_key or to_nick.casefold(), self.config.inbox_maxlen, *fields]
         self._call(scripts.PRIVATE, argv, lambda reply: self._private_sent(handle, reply))
 
+    def replay_after(self, handle: Any, epoch: str, sid: str, now: float, *,
+                     limit: int = 1_000) -> None:
+        """A client resumes from (epoch, sid) it last saw, on any node; Replay follows."""
+        self._now = now
+        if self.paused or self._slots["cmd"].link is None:
+            self._outputs.append(out.Replay(handle, "unavailable", ()))
+            return
+        link = self._slots["cmd"].link
+        if epoch != self.epoch or parse_sid(sid) is None:
+            self._send(link, ["XREVRANGE", self.keys.log, "+", "-", "COUNT", self.config.history],
+                       lambda reply: self._replayed(handle, "reset", reply, newest_first=True))
+            return
+        first: list = []
+        self._send(link, ["XRANGE", self.keys.log, "-", "+", "COUNT", 1], first.append)
+        self._send(link, ["XRANGE", self.keys.log, f"({sid}", "+", "COUNT", limit + 1],
+                   lambda reply: self._replay_checked(handle, sid, limit, first, reply))
+
+    def _replay_checked(self, handle: Any, sid: str, limit: int, first: list, reply: Any) -> None:
+        oldest = next(decode_entries(first[0] if first else None), None)
+        if isinstance(reply, BrokerError):
+            self._outputs.append(out.Replay(handle, "unavailable", ()))
+        elif (oldest is not None and sid_after(oldest.sid, sid)) or len(reply) > limit:
+            self._send(self._slots["cmd"].link, ["XREVRANGE", self.keys.log, "+", "-", "COUNT",
+                                                 self.config.history],
+                       lambda recent: self._replayed(handle, "gap", recent, newest_first=True))
+        else:
+            self._replayed(handle, "ok", reply)
+
+    def _replayed(self, handle: Any, status: str, reply: Any, newest_first: bool = False) -> None:
+        if isinstance(reply, BrokerError):
+            self._outputs.append(out.Replay(handle, "unavailable", ()))
+            return
+        events = [e for e in decode_entries(reply) if e.kind != "epoch"]
+        if newest_first:
+            events.reverse()
+        self._outputs.append(out.Replay(handle, status, tuple(events)))
+
     # --- commands ----------------------------------------------------------------------------
     def _argv(self) -> list:
         c = self.config
@@ -344,19 +352,16 @@ class ClusterNode:
     def _feed_opened(self, link: RedisLink, reply: Any) -> None:
         if self._slots["feed"].link is not link or isinstance(reply, LinkLost):
             return
-        if isinstance(reply, BrokerError) or not isinstance(reply, list) or len(reply) < 2:
+        if isinstance(reply, BrokerError) or decode_snapshot(reply)[0] is None:
             self._close("feed", f"broker refused the room snapshot: {reply!r}")
             return
-        epoch = _str(reply[0])
-        if reply[1] == 1 and len(reply) >= 6:
+        epoch, snapshot = decode_snapshot(reply)
+        if snapshot is not None:
             old, self.epoch = self.epoch, epoch
             if old is not None and old != epoch:
                 self._outputs.append(out.EpochChanged(old, epoch))
-            self.last_sid, self.inbox_sid = _str(reply[2]), _str(reply[3])
-            flat = [_str(x) for x in reply[4]] if isinstance(reply[4], list) else []
-            members = tuple(zip(flat[0::2], flat[1::2]))
-            history = tuple(e for e in reversed(list(decode_entries(reply[5]))) if e.kind != "epoch")
-            self._outputs.append(out.Snapshot(epoch, self.last_sid, members, history))
+            self.last_sid, self.inbox_sid = snapshot.sid, snapshot.inbox_sid
+            self._outputs.append(out.Snapshot(epoch, snapshot.sid, snapshot.members, snapshot.history))
             if old is not None and old != epoch:
                 self._rebuild_presence()
         self._read(link)

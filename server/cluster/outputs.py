@@ -109,3 +109,19 @@ class CloseLink:
 
     name: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Answer to replay_after(): what a resuming client missed.
+
+    status `ok`: `events` are exactly those after its sid, in order; `gap`: its sid was trimmed
+    away (or more than the limit followed it), `events` are the recent history; `reset`: the
+    epoch changed, `events` are the recent history; `unavailable`: the broker is down.
+    Live Delivered events may overlap the replay: skip those with a sid not after the last
+    replayed one.
+    """
+
+    handle: Any
+    status: str
+    events: tuple[StreamEvent, ...]

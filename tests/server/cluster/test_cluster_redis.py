@@ -275,3 +275,39 @@ def test_publish_to_read_round_trip_is_reported(node_loop, fresh_redis, lines, c
         print(f"\npost on A -> delivered on B: p50 {samples[len(samples) // 2] * 1e6:.0f} us, "
               f"p99 {samples[int(len(samples) * 0.99)] * 1e6:.0f} us over {lines} lines")
     assert len(samples) == lines
+
+
+def replay(loop, node, epoch, sid, **kw):
+    handle = object()
+    node.replay_after(handle, epoch, sid, time.monotonic(), **kw)
+    loop.run_until(lambda: any(r.handle is handle for r in loop.of(node, out.Replay)))
+    return next(r for r in loop.of(node, out.Replay) if r.handle is handle)
+
+
+def test_a_client_resumes_on_another_node_with_exactly_what_it_missed(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A", history=5)
+    b = make_node(node_loop, fresh_redis, "B", history=5)
+    for n in range(20):
+        a.post(n, "message", "al", f"line {n}", time.monotonic())
+    node_loop.run_until(lambda: len(delivered(node_loop, a)) == 20 == len(delivered(node_loop, b)))
+    seen_up_to = delivered(node_loop, a)[11].sid  # the client saw lines 0..11 on A, then A died
+    got = replay(node_loop, b, a.epoch, seen_up_to)
+    assert got.status == "ok" and [e.text for e in got.events] == [f"line {n}" for n in range(12, 20)]
+    assert replay(node_loop, b, a.epoch, delivered(node_loop, a)[-1].sid).events == ()
+    too_many = replay(node_loop, b, a.epoch, seen_up_to, limit=3)
+    assert too_many.status == "gap" and [e.text for e in too_many.events][-1] == "line 19"
+    reset = replay(node_loop, b, "an-older-epoch", seen_up_to)
+    assert reset.status == "reset" and [e.text for e in reset.events] == [f"line {n}" for n in range(15, 20)]
+
+
+def test_a_resume_from_a_trimmed_position_is_a_gap_never_a_silent_hole(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A", maxlen=100, history=5)
+    a.post("old", "message", "al", "long ago", time.monotonic())
+    node_loop.run_until(lambda: delivered(node_loop, a))
+    old_sid = delivered(node_loop, a)[0].sid
+    for n in range(500):
+        a.post(n, "message", "al", f"line {n}", time.monotonic())
+    # (wait for the acknowledgements: a reader this far behind a MAXLEN of 100 would miss lines)
+    node_loop.run_until(lambda: len(node_loop.of(a, out.Posted)) == 501)
+    got = replay(node_loop, a, a.epoch, old_sid)
+    assert got.status == "gap" and [e.text for e in got.events] == [f"line {n}" for n in range(495, 500)]
