@@ -33,10 +33,8 @@ from . import outputs as out
 from . import scripts
 from .resp import BrokerError, BrokerURL, LinkLost, LinkState, RedisLink, ReplyError
 from .config import NodeConfig
-from .room_log import (
-    RoomKeys, decode_entries, decode_snapshot, decode_xread, event_fields, parse_sid, sid_after,
-    xread_command,
-)
+from .replay import ReplayRequest
+from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, xread_command
 
 LINKS = ("cmd", "feed")
 
@@ -170,6 +168,9 @@ class ClusterNode:
             if cmd.ready:
                 self._call(scripts.TICK, [], self._ticked_reply)
 
+    def _emit(self, item: Any) -> None:
+        self._outputs.append(item)  # not a bound list.append: outputs() swaps the list
+
     def outputs(self) -> list:
         """Everything that happened since the last call, oldest first."""
         result, self._outputs = self._outputs, []
@@ -238,40 +239,20 @@ class ClusterNode:
 
     def replay_after(self, handle: Any, epoch: str, sid: str, now: float, *,
                      limit: int = 1_000) -> None:
-        """A client resumes from (epoch, sid) it last saw, on any node; Replay follows."""
+        """A client resumes from the (epoch, sid) it last saw, on any node; Replay follows."""
         self._now = now
-        if self.paused or self._slots["cmd"].link is None:
-            self._outputs.append(out.Replay(handle, "unavailable", ()))
-            return
         link = self._slots["cmd"].link
-        if epoch != self.epoch or parse_sid(sid) is None:
-            self._send(link, ["XREVRANGE", self.keys.log, "+", "-", "COUNT", self.config.history],
-                       lambda reply: self._replayed(handle, "reset", reply, newest_first=True))
-            return
-        first: list = []
-        self._send(link, ["XRANGE", self.keys.log, "-", "+", "COUNT", 1], first.append)
-        self._send(link, ["XRANGE", self.keys.log, f"({sid}", "+", "COUNT", limit + 1],
-                   lambda reply: self._replay_checked(handle, sid, limit, first, reply))
-
-    def _replay_checked(self, handle: Any, sid: str, limit: int, first: list, reply: Any) -> None:
-        oldest = next(decode_entries(first[0] if first else None), None)
-        if isinstance(reply, BrokerError):
-            self._outputs.append(out.Replay(handle, "unavailable", ()))
-        elif (oldest is not None and sid_after(oldest.sid, sid)) or len(reply) > limit:
-            self._send(self._slots["cmd"].link, ["XREVRANGE", self.keys.log, "+", "-", "COUNT",
-                                                 self.config.history],
-                       lambda recent: self._replayed(handle, "gap", recent, newest_first=True))
-        else:
-            self._replayed(handle, "ok", reply)
-
-    def _replayed(self, handle: Any, status: str, reply: Any, newest_first: bool = False) -> None:
-        if isinstance(reply, BrokerError):
+        if self.paused or link is None:
             self._outputs.append(out.Replay(handle, "unavailable", ()))
             return
-        events = [e for e in decode_entries(reply) if e.kind != "epoch"]
-        if newest_first:
-            events.reverse()
-        self._outputs.append(out.Replay(handle, status, tuple(events)))
+        def send(command: list, callback: Callable) -> None:
+            if self._slots["cmd"].link is link:
+                self._send(link, command, callback)
+            else:
+                callback(LinkLost("broker connection lost"))
+
+        ReplayRequest(handle, self.keys.log, sid, limit, self.config.history, send,
+                      self._emit).start(same_epoch=epoch == self.epoch)
 
     # --- commands ----------------------------------------------------------------------------
     def _argv(self) -> list:
