@@ -17,12 +17,13 @@ from typing import Any, Callable
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def require(what: str, hint: str) -> None:
     message = f"{what} is missing: {hint}"
-    if IN_CI:
+    if in_ci():
         pytest.fail(f"{message} (CI must run the cluster tests)")
     pytest.skip(message)
 
@@ -35,7 +36,13 @@ def require_hiredis() -> None:
 
 
 def redis_server_path() -> str:
-    path = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    """$SELCHAT_REDIS_SERVER if set (another build, or a missing one to check the CI rule), else PATH."""
+    wanted = os.environ.get("SELCHAT_REDIS_SERVER")
+    if wanted:
+        path = wanted if os.access(wanted, os.X_OK) else None
+    else:
+        path = shutil.which("redis-server") or next(
+            (p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server") if os.access(p, os.X_OK)), None)
     if path is None:
         require("redis-server", "apt-get install redis-server")
     return path
