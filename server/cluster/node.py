@@ -31,8 +31,8 @@ from typing import Any, Callable
 
 from . import outputs as out
 from . import scripts
-from .resp import BrokerError, BrokerURL, LinkLost, LinkState, RedisLink, ReplyError
 from .config import NodeConfig
+from .resp import BrokerError, LinkLost, LinkState, RedisLink, ReplyError
 from .replay import ReplayRequest
 from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, xread_command
 
@@ -113,6 +113,8 @@ class ClusterNode:
         """The socket failed to connect or ended. Idempotent."""
         self._now = now
         slot = self._slots[name]
+        if slot.link is None and not slot.opening:
+            return  # already handled (the node closed it itself, then the loop reported it)
         link, slot.link, slot.ready, slot.opening = slot.link, None, False, False
         slot.backoff = min(max(slot.backoff * 2, self.config.backoff_min), self.config.backoff_max)
         slot.retry_at = now + slot.backoff * self._rng.uniform(0.5, 1.0)

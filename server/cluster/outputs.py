@@ -58,7 +58,12 @@ class Posted:
 
 @dataclass(frozen=True)
 class Refused:
-    """The line was not stored and never will be: tell its sender."""
+    """The line was not confirmed and the node gives up on it: tell its sender.
+
+    A line refused while merely held was never sent. One whose connection died after sending
+    it may be in the stream (it then shows up as Delivered); a client that re-sends it with the
+    same session and request id gets it stored once either way.
+    """
 
     handle: Any
     reason: str

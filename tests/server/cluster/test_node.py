@@ -73,8 +73,11 @@ def test_both_links_are_opened_and_retried_with_backoff():
     clock.now += 0.1
     assert node.links_to_open(clock.now) == ["cmd"]
     for _ in range(6):
+        node.links_to_open(clock.now + 5)
         node.link_closed("cmd", clock.now, "connection refused")
     assert node.next_timer() <= clock.now + 1.0  # the backoff is capped
+    node.link_closed("cmd", clock.now, "reported twice")  # idempotent: no second backoff step
+    assert node.links_to_open(clock.now + 1.0) == ["cmd"]
 
 
 def test_the_first_snapshot_gives_epoch_members_and_history_then_reads_from_its_top():
