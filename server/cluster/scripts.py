@@ -9,8 +9,8 @@ built from the prefix in ARGV[1]. Every script starts with the same ARGV:
 
 and first makes sure the room has an epoch: if the epoch key is missing (first start, or a Redis
 that restarted empty or was flushed), it creates one from the seed and Redis's clock and appends
-an `epoch` entry, so every node learns of the change in stream order. Each write also refreshes
-the writing node's heartbeat, so a node is never reaped while it is writing. Time is always
+an `epoch` entry, so every node learns of the change in stream order. Claims, releases and
+ticks also refresh the node's heartbeat (posts do not: they are the hot path). Time is always
 Redis's (TIME), never a node's, so nodes with skewed clocks agree on who is dead.
 """
 
@@ -22,23 +22,31 @@ from dataclasses import dataclass, field
 _PROLOGUE = """
 local P, seed, maxlen, me, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local log, nicks, nodes = P .. 'log', P .. 'nicks', P .. 'nodes'
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function append(...)
   return redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', ...)
+end
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), t[1] .. t[2]
 end
 local epoch = redis.call('GET', P .. 'epoch')
 local fresh = false
 if not epoch then
-  epoch = seed .. '-' .. t[1] .. t[2]
+  local _, stamp = clock()
+  epoch = seed .. '-' .. stamp
   redis.call('SET', P .. 'epoch', epoch)
   append('k', 'epoch', 'e', epoch, 'o', me)
   fresh = true
 end
-local alive_before = redis.call('ZSCORE', nodes, me)
-redis.call('ZADD', nodes, now + ttl, me)
 local function node_of(owner)
   return string.match(owner, '^(%S+) ')
+end
+-- claims and ticks (not posts: they are the hot path) refresh this node's heartbeat
+local function heartbeat()
+  local now = clock()
+  local before = redis.call('ZSCORE', nodes, me)
+  redis.call('ZADD', nodes, now + ttl, me)
+  return now, before
 end
 """
 
@@ -58,6 +66,7 @@ return {sid, 0}
 # -> {'claimed', sid} | {'reclaimed', ''} | {'taken', ''}
 _CLAIM = """
 local key, nick, session, oldkey, oldnick = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local now = heartbeat()
 local owner = me .. ' ' .. session
 local mine = P .. 'node:' .. me
 local current = redis.call('HGET', nicks, key)
@@ -99,6 +108,7 @@ return {'claimed', append('k', 'join', 'n', nick, 'o', me, 's', session, 'ts', A
 
 # ARGV 6 key, 7 nick, 8 session, 9 reason, 10 ts -> {'released', sid} | {'gone', ''}
 _RELEASE = """
+heartbeat()
 local key, nick, session = ARGV[6], ARGV[7], ARGV[8]
 local mine = P .. 'node:' .. me
 if redis.call('HGET', nicks, key) == me .. ' ' .. session then
@@ -123,6 +133,7 @@ return {'sent', sid, node}
 
 # Heartbeat and reaper in one: -> {epoch, 1 if this node was still registered, users reaped}
 _TICK = """
+local now, alive_before = heartbeat()
 local dead = redis.call('ZRANGEBYSCORE', nodes, '-inf', now)
 local reaped = 0
 for _, node in ipairs(dead) do

@@ -227,7 +227,7 @@ def test_an_empty_restart_pauses_then_resumes_with_a_new_epoch(node_loop, fresh_
     # new epoch's snapshot, else delivered live; either way once
     def seen():
         after = node_loop.of(a, out.Snapshot)[-1].history if len(node_loop.of(a, out.Snapshot)) > 1 else ()
-        return [e.text for e in (*after, *delivered(node_loop, a, "message"))]
+        return [e.text for e in (*after, *delivered(node_loop, a)) if e.kind == "message"]
     node_loop.run_until(lambda: seen())
     node_loop.turn(0.05)
     assert seen() == ["typed while Redis was down"]
