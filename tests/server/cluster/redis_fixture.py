@@ -145,6 +145,7 @@ class NodeLoop:
         self.sockets: dict[tuple[int, str], socket.socket] = {}
         self.nodes: list = []
         self.outputs: dict[int, list] = {}
+        self.frozen: set[int] = set()  # nodes not driven at all for now (a SIGSTOPped process)
 
     def add(self, node) -> Any:
         self.nodes.append(node)
@@ -175,7 +176,7 @@ class NodeLoop:
         from selchat.server.cluster.outputs import CloseLink
 
         now = time.monotonic()
-        for node in list(self.nodes):
+        for node in self.live():
             for name in node.links_to_open(now):
                 try:
                     sock = socket.create_connection(("127.0.0.1", self.port), timeout=1)
@@ -188,10 +189,12 @@ class NodeLoop:
                 node.link_opened(name, time.monotonic())
             node.on_timer(time.monotonic())
         self._flush()
-        wake = min((n.next_timer() for n in self.nodes), default=now + timeout)
+        wake = min((n.next_timer() for n in self.live()), default=now + timeout)
         wait = max(0.0, min(timeout, wake - time.monotonic()))
         for key, _ in self.selector.select(wait):
             node, name = key.data
+            if id(node) in self.frozen:
+                continue
             try:
                 data = key.fileobj.recv(1 << 20)
             except ConnectionError:
@@ -203,7 +206,7 @@ class NodeLoop:
                 self.selector.unregister(key.fileobj)
                 key.fileobj.close()
                 node.link_closed(name, time.monotonic(), "closed by the broker")
-        for node in self.nodes:
+        for node in self.live():
             node.on_timer(time.monotonic())
             for item in node.outputs():
                 self.outputs[id(node)].append(item)
@@ -214,8 +217,13 @@ class NodeLoop:
                         sock.close()
         self._flush()
 
+    def live(self) -> list:
+        return [n for n in self.nodes if id(n) not in self.frozen]
+
     def _flush(self) -> None:
         for (node_id, name), sock in list(self.sockets.items()):
+            if node_id in self.frozen:
+                continue
             node = next(n for n in self.nodes if id(n) == node_id)
             data = node.data_to_send(name)
             if data:

@@ -1,6 +1,7 @@
 """ClusterNodes against a real redis-server, driven by a small select loop (redis_fixture.NodeLoop)."""
 
 import random
+import signal
 import time
 
 from redis_fixture import BlockingRedis
@@ -180,6 +181,38 @@ def test_a_dead_nodes_users_leave_and_a_moved_user_does_not_flap(node_loop, fres
     assert fresh_redis.command("HKEYS", KEYS.nicks) == [b"di"]
     assert fresh_redis.command("ZRANGE", KEYS.nodes, 0, -1) == [b"A"]
     assert swept_after < 5
+
+
+def test_a_frozen_node_that_was_reaped_brings_its_users_back(node_loop, fresh_redis):
+    fast = dict(heartbeat=0.1, heartbeat_ttl=0.5, block_ms=200, reply_margin=5.0)
+    a = make_node(node_loop, fresh_redis, "A", **fast)
+    b = make_node(node_loop, fresh_redis, "B", **fast)
+    join(node_loop, b, "bo", "s-bo")
+    node_loop.frozen.add(id(b))  # B stops (SIGSTOP): no heartbeat, its sockets stay open
+    node_loop.run_until(lambda: delivered(node_loop, a, "leave"))
+    node_loop.frozen.clear()
+    node_loop.run_until(lambda: len(delivered(node_loop, a, "join")) == 2)
+    assert [e.kind for e in delivered(node_loop, a)] == ["join", "leave", "join"]
+    assert _owners(fresh_redis) == {"bo": "B s-bo"}
+
+
+def test_a_hung_redis_pauses_the_node_and_the_held_line_goes_out_once_after(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A", block_ms=200, reply_margin=0.3, backoff_max=0.1)
+    fresh_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        a.post("during", "message", "al", "sent into a hung Redis", time.monotonic(),
+               session="s1", request_id="r1")
+        node_loop.run_until(lambda: node_loop.of(a, out.Paused))
+        assert any(c.name == "cmd" for c in node_loop.of(a, out.CloseLink))
+    finally:
+        fresh_redis.process.send_signal(signal.SIGCONT)
+    node_loop.run_until(lambda: node_loop.of(a, out.Resumed) and delivered(node_loop, a, "message"))
+    node_loop.run_until(lambda: node_loop.of(a, out.Posted))
+    node_loop.turn(0.1)
+    # whether or not Redis ran the first copy when it woke up, the re-sent one is stored once
+    assert not node_loop.of(a, out.EpochChanged)
+    assert [e.text for e in delivered(node_loop, a, "message")] == ["sent into a hung Redis"]
+    assert fresh_redis.command("XLEN", KEYS.log) == 2
 
 
 def test_flushall_is_a_new_epoch_and_presence_is_rebuilt(node_loop, fresh_redis):
