@@ -23,7 +23,6 @@ node-local number) keeps it stored once.
 
 from __future__ import annotations
 
-import collections
 import os
 import random
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any, Callable
 from . import outputs as out
 from . import scripts
 from .config import NodeConfig
+from .holding import Held, HoldQueue
 from .resp import BrokerError, LinkLost, LinkState, RedisLink, ReplyError
 from .replay import ReplayRequest
 from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, xread_command
@@ -49,15 +49,6 @@ class _Slot:
     waiting_since: float | None = None  # oldest unanswered command (cmd) / XREAD sent (feed)
 
 
-@dataclass
-class _Held:
-    handle: Any
-    script: scripts.Script
-    argv: list
-    since: float
-    refusable: bool = True  # releases are never refused: a leave must happen eventually
-
-
 class ClusterNode:
     def __init__(self, config: NodeConfig, now: float, rng: random.Random | None = None):
         self.config = config
@@ -69,8 +60,7 @@ class ClusterNode:
         self._rng = rng or random.Random()
         self._seed = os.urandom(4).hex()
         self._slots = {name: _Slot() for name in LINKS}
-        self._held: collections.deque[_Held] = collections.deque()
-        self._requeue: list[_Held] = []
+        self._held = HoldQueue(config.hold_limit, config.grace)
         self._outputs: list = []
         self._now = now
         self._next_tick = now
@@ -106,7 +96,7 @@ class ClusterNode:
         else:
             self._send(link, ["EVAL", scripts.OPEN.source, 1, self.keys.log, *self._argv(),
                               self.epoch or "", self.config.history,
-                              self.keys.inbox(self.config.node_id)],
+                              self.keys.inbox(self.config.node_id), self.last_sid],
                        lambda reply: self._feed_opened(link, reply))
 
     def link_closed(self, name: str, now: float, reason: str) -> None:
@@ -122,8 +112,7 @@ class ClusterNode:
         if link is not None:
             link.connection_lost(reason)
         if name == "cmd":
-            self._held.extendleft(reversed(self._requeue))
-            self._requeue.clear()
+            self._held.link_gone()
             self._pause(f"broker unreachable: {reason}")
 
     def receive_data(self, name: str, data: bytes, now: float) -> None:
@@ -146,24 +135,16 @@ class ClusterNode:
                 deadlines.append(slot.retry_at)
             if slot.waiting_since is not None:
                 deadlines.append(slot.waiting_since + self._patience(slot))
-        refusable = [h.since for h in self._held if h.refusable]
-        if refusable:
-            deadlines.append(min(refusable) + self.config.grace)
-        return min(deadlines)
+        held_until = self._held.next_deadline()
+        return min(deadlines) if held_until is None else min(*deadlines, held_until)
 
     def on_timer(self, now: float) -> None:
         self._now = now
         for name, slot in self._slots.items():
             if slot.waiting_since is not None and now >= slot.waiting_since + self._patience(slot):
                 self._close(name, "no reply from the broker in time (hung or unreachable)")
-        if any(h.refusable and now >= h.since + self.config.grace for h in self._held):
-            keep = collections.deque()
-            for held in self._held:
-                if held.refusable and now >= held.since + self.config.grace:
-                    self._outputs.append(out.Refused(held.handle, "chat unavailable: the broker is down"))
-                else:
-                    keep.append(held)
-            self._held = keep
+        for held in self._held.expired(now):
+            self._outputs.append(out.Refused(held.handle, "chat unavailable: the broker is down"))
         cmd = self._slots["cmd"]
         if now >= self._next_tick:
             self._next_tick = now + self.config.heartbeat
@@ -199,7 +180,7 @@ class ClusterNode:
             dedupe = f"{self.config.node_id}:{self._local_seq}"
         fields = event_fields(kind, nick=nick, text=text, node=self.config.node_id,
                               session=session, request_id=request_id, ts=ts)
-        self._submit(_Held(handle, scripts.POST, [dedupe, self.config.dedupe_ttl, *fields], now))
+        self._submit(Held(handle, scripts.POST, [dedupe, self.config.dedupe_ttl, *fields], now))
 
     def claim(self, handle: Any, nick: str, now: float, *, session: str, key: str | None = None,
               old_nick: str = "", old_key: str | None = None, ts: int = 0,
@@ -223,7 +204,7 @@ class ClusterNode:
         key = key or nick.casefold()
         if self.members.get(key, (None, None))[1] == session:
             del self.members[key]
-        self._submit(_Held(None, scripts.RELEASE, [key, nick, session, reason, ts], now,
+        self._submit(Held(None, scripts.RELEASE, [key, nick, session, reason, ts], now,
                            refusable=False))
 
     def private(self, handle: Any, from_nick: str, to_nick: str, text: str, now: float, *,
@@ -291,27 +272,27 @@ class ClusterNode:
             return
         self._send(link, ["EVALSHA", script.sha, *tail], answered)
 
-    def _submit(self, held: _Held) -> None:
+    def _submit(self, held: Held) -> None:
         if self.paused or self._held:  # keep order behind lines already held
-            if held.refusable and sum(h.refusable for h in self._held) >= self.config.hold_limit:
+            if held.refusable and self._held.full():
                 self._outputs.append(out.Refused(held.handle, "chat unavailable: too many lines held"))
                 return
             self._held.append(held)
             return
         self._dispatch(held)
 
-    def _dispatch(self, held: _Held) -> None:
+    def _dispatch(self, held: Held) -> None:
         def answered(reply: Any) -> None:
             if isinstance(reply, LinkLost):
-                self._requeue.append(held)  # link_closed() puts these back in front, in order
+                self._held.unanswered(held)
             elif held.script is scripts.POST:
                 self._posted(held.handle, reply)
 
         self._call(held.script, held.argv, answered)
 
     def _flush_held(self) -> None:
-        while self._held and not self.paused:
-            self._dispatch(self._held.popleft())
+        for held in self._held.drain():
+            self._dispatch(held)
 
     # --- replies -----------------------------------------------------------------------------
     def _handshake_done(self, name: str, link: RedisLink, error: BrokerError | None) -> None:
@@ -344,7 +325,8 @@ class ClusterNode:
             if old is not None and old != epoch:
                 self._outputs.append(out.EpochChanged(old, epoch))
             self.last_sid, self.inbox_sid = snapshot.sid, snapshot.inbox_sid
-            self._outputs.append(out.Snapshot(epoch, snapshot.sid, snapshot.members, snapshot.history))
+            self._outputs.append(out.Snapshot(epoch, snapshot.sid, snapshot.members,
+                                              snapshot.history, snapshot.gap))
             if old is not None and old != epoch:
                 self._rebuild_presence()
         self._read(link)

@@ -16,13 +16,16 @@ from .room_log import StreamEvent
 class Snapshot:
     """The room as it is now: who is in it on every node, and its recent history.
 
-    Sent on first connection and after an epoch change; live Delivered events follow it.
+    Sent on first connection, after an epoch change (EpochChanged comes first), and after a
+    reconnect that found the node's position trimmed away (`gap`: events were missed; tell
+    clients `history_gap`). Replace members and history with it; live Delivered events follow.
     """
 
     epoch: str
     sid: str
     members: tuple[tuple[str, str], ...]  # (nick, node)
     history: tuple[StreamEvent, ...]
+    gap: bool = False
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,7 @@ def xread_command(keys: list[str], after: list[str], block_ms: int, count: int) 
 
 @dataclass(frozen=True)
 class SnapshotReply:
+    gap: bool  # the node's position was trimmed away (else: first start or a new epoch)
     sid: str
     inbox_sid: str
     members: tuple[tuple[str, str], ...]
@@ -200,16 +201,16 @@ class SnapshotReply:
 
 
 def decode_snapshot(reply: Any) -> tuple[str | None, SnapshotReply | None]:
-    """The feed's `open` script reply: (epoch, None) when the epoch is the one the node knew,
-    (epoch, SnapshotReply) when it is new to the node, (None, None) when the reply is not one."""
+    """The feed's `open` script reply: (epoch, None) when the node can read on from its sid,
+    (epoch, SnapshotReply) when it must start over, (None, None) when the reply is not one."""
     if not (isinstance(reply, list) and len(reply) >= 2 and _text(reply[0])):
         return None, None
     epoch = _text(reply[0])
-    if reply[1] != 1:
+    if reply[1] not in (1, 2):
         return epoch, None
     if len(reply) < 6 or not isinstance(reply[4], list):
         return None, None
     flat = [_text(x) or "" for x in reply[4]]
     history = tuple(e for e in reversed(list(decode_entries(reply[5]))) if e.kind != "epoch")
-    return epoch, SnapshotReply(_text(reply[2]) or "0-0", _text(reply[3]) or "0-0",
+    return epoch, SnapshotReply(reply[1] == 2, _text(reply[2]) or "0-0", _text(reply[3]) or "0-0",
                                 tuple(zip(flat[0::2], flat[1::2])), history)

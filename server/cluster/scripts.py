@@ -153,10 +153,26 @@ return {epoch, alive_before and 1 or 0, reaped}
 """
 
 # The feed's first command on every connection. ARGV 6 epoch the node knows ('' = none),
-# 7 history lines, 8 inbox key.
-# -> {epoch, 0} when unchanged, else {epoch, 1, log top, inbox top, {nick, node, ...}, history}
+# 7 history lines, 8 inbox key, 9 the last sid the node read ('0-0' = none).
+# -> {epoch, 0} when the node can go on reading after its sid, else
+#    {epoch, 1 (new epoch) | 2 (its sid was trimmed away), log top, inbox top, {nick, node, ...},
+#     history newest first}
 _OPEN = """
-if epoch == ARGV[6] and not fresh then return {epoch, 0} end
+local function sid(s)
+  local ms, seq = string.match(s, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local status = 1
+if epoch == ARGV[6] and not fresh then
+  local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+  local lm, ls = sid(ARGV[9])
+  local fm, fs = 0, 0
+  if first then fm, fs = sid(first[1]) end
+  if ARGV[9] == '0-0' or not first or not (lm < fm or (lm == fm and ls < fs)) then
+    return {epoch, 0}
+  end
+  status = 2
+end
 local members = {}
 local owners = redis.call('HGETALL', nicks)
 for i = 1, #owners, 2 do
@@ -171,7 +187,7 @@ local history = redis.call('XREVRANGE', log, '+', '-', 'COUNT', math.max(tonumbe
 local top = history[1] and history[1][1] or '0-0'
 if tonumber(ARGV[7]) == 0 then history = {} end
 local inbox = redis.call('XREVRANGE', ARGV[8], '+', '-', 'COUNT', 1)
-return {epoch, 1, top, inbox[1] and inbox[1][1] or '0-0', members, history}
+return {epoch, status, top, inbox[1] and inbox[1][1] or '0-0', members, history}
 """
 
 

@@ -215,6 +215,32 @@ def test_a_hung_redis_pauses_the_node_and_the_held_line_goes_out_once_after(node
     assert fresh_redis.command("XLEN", KEYS.log) == 2
 
 
+def test_a_feed_that_reconnects_after_its_position_was_trimmed_gets_a_gap_snapshot(node_loop,
+                                                                                   fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A", maxlen=100, history=5, backoff_min=1.0,
+                  backoff_max=1.0)
+    b = make_node(node_loop, fresh_redis, "B", maxlen=100)
+    node_loop.drop(a, "feed")  # A's feed is gone for 0.5-1 s (its backoff) ...
+    for n in range(500):  # ... while B posts five times MAXLEN
+        b.post(n, "message", "bo", f"line {n}", time.monotonic())
+    node_loop.run_until(lambda: len(node_loop.of(a, out.Snapshot)) == 2)
+    snapshot = node_loop.of(a, out.Snapshot)[1]
+    assert snapshot.gap and not node_loop.of(a, out.EpochChanged)
+    assert [e.text for e in snapshot.history] == [f"line {n}" for n in range(495, 500)]
+    assert not delivered(node_loop, a, "message")  # nothing half-delivered before the gap
+
+
+def test_a_feed_that_reconnects_in_time_reads_on_without_a_snapshot(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A")
+    b = make_node(node_loop, fresh_redis, "B")
+    node_loop.drop(a, "feed")
+    for n in range(50):
+        b.post(n, "message", "bo", f"line {n}", time.monotonic())
+    node_loop.run_until(lambda: len(delivered(node_loop, a, "message")) == 50)
+    assert len(node_loop.of(a, out.Snapshot)) == 1
+    assert [e.text for e in delivered(node_loop, a, "message")] == [f"line {n}" for n in range(50)]
+
+
 def test_flushall_is_a_new_epoch_and_presence_is_rebuilt(node_loop, fresh_redis):
     a = make_node(node_loop, fresh_redis, "A", heartbeat=0.1, heartbeat_ttl=0.5)
     b = make_node(node_loop, fresh_redis, "B", heartbeat=0.1, heartbeat_ttl=0.5)
