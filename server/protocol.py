@@ -54,7 +54,7 @@ _DROPPING = 2  # already refused: drop everything up to its newline
 
 # Connection._flags
 _PAUSED = 1  # the server stopped reading: silence now says nothing about the peer
-_KEEP_BLANK = 2  # text blank lines are requests (echo and upper modes answer each line)
+_DROP_BLANK = 2  # blank lines ask nothing (chat mode); echo and upper modes answer every line
 _FINISHED = 4  # the end-of-input events have been queued
 
 
@@ -72,7 +72,7 @@ def incomplete_utf8_tail(data) -> int:
 class LineFramer:
     """Splits a byte stream into lines, one line per call, refusing over-long ones in linear time.
 
-    `feed()` only buffers; `next_line()` takes one line out. Nothing is parsed ahead of the
+    `push()` only buffers; `next_line()` takes one line out (`feed()` does both). Nothing is parsed ahead of the
     caller, so a peer that is made to wait (flood control) costs its unread bytes, never a
     heap of line objects. Each byte is scanned for b"\\n" once, however the stream is split, and
     an unterminated line is never kept past `max_line` + 2 bytes.
@@ -96,7 +96,15 @@ class LineFramer:
         buffer = self._buffer
         return len(buffer) - self._start if buffer is not None else 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> list[bytes | None]:
+        """Every line `data` completes, at once (None marks a refused line)."""
+        self.push(data)
+        lines = []
+        while (line := self.next_line()) is not NEED_DATA:
+            lines.append(line)
+        return lines
+
+    def push(self, data: bytes) -> None:
         """Buffer bytes from the stream; take lines out with `next_line()`."""
         if not data:
             return
@@ -122,7 +130,7 @@ class LineFramer:
         newline = data.rfind(b"\n")
         self._tail_len = self._tail_len + len(data) if newline < 0 else len(data) - newline - 1
         limit = self.max_line + 2  # +1 for the "\r" of a "\r\n", +1 to stay over the limit
-        if self._tail_len > limit:
+        if self._tail_len >= limit:
             # Keep only enough of the unfinished line to know it is too long.
             keep = len(buffer) - self._tail_len + limit
             self._buffer = buffer[:keep] if type(buffer) is not bytearray else buffer
@@ -206,13 +214,13 @@ class Connection(LineFramer):
 
     __slots__ = ("dialect", "_events", "_last_data", "_eof", "_flags")
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE, keep_blank_lines: bool = False) -> None:
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE, drop_blank_lines: bool = False) -> None:
         super().__init__(max_line)
         self.dialect = Dialect.PENDING
         self._events: list | None = None  # made on the first queued event: idle peers have none
         self._last_data = 0.0
         self._eof: str | None = None  # why the input ended, once it has
-        self._flags = _KEEP_BLANK if keep_blank_lines else 0
+        self._flags = _DROP_BLANK if drop_blank_lines else 0
 
     @property
     def closed(self) -> bool:
@@ -233,7 +241,7 @@ class Connection(LineFramer):
             self._eof = "connection closed" if data is not None else "connection lost"
             return
         self._last_data = now
-        self.feed(data)
+        self.push(data)
 
     def pause_reading(self) -> None:
         """The server stopped reading from this peer: the quiet that follows is not the peer's."""
@@ -252,9 +260,12 @@ class Connection(LineFramer):
         complete lines remain, and while all that is left is a UTF-8 character cut short.
         """
         buffer = self._buffer
-        if (buffer is None or self._flags & _PAUSED or self.dialect is Dialect.JSON or self._eof is not None
-                or self._scanned != len(buffer)):
+        if buffer is None or self._flags & _PAUSED or self.dialect is Dialect.JSON or self._eof is not None:
             return None
+        if self._scanned != len(buffer):
+            if buffer.find(b"\n", self._scanned) >= 0:
+                return None  # complete lines come first
+            self._scanned = len(buffer)
         if self.pending <= 3 and incomplete_utf8_tail(buffer) == self.pending:
             return None
         return self._last_data + PARTIAL_LINE_QUIET
@@ -287,7 +298,7 @@ class Connection(LineFramer):
                 if not events:
                     self._events = None
                 return event
-            if (self.dialect is Dialect.JSON or not self._flags & _KEEP_BLANK) and self.skip_blank_lines():
+            if self._flags & _DROP_BLANK and self.skip_blank_lines():
                 if self.dialect is Dialect.PENDING:
                     self.dialect = Dialect.TEXT  # a blank first line is still the first line
             line = self.next_line()
@@ -314,7 +325,7 @@ class Connection(LineFramer):
     def _line(self, raw: bytes):
         """The request one line makes, or None for a line that asks nothing (a blank one)."""
         dialect = self.dialect
-        if not raw.strip() and (dialect is Dialect.JSON or not self._flags & _KEEP_BLANK):
+        if self._flags & _DROP_BLANK and not raw.strip():
             # Blank lines cost nothing: no object, no flood-control token. They decide nothing
             # either, but a blank first line is still the first line.
             if dialect is Dialect.PENDING:

@@ -56,8 +56,8 @@ class Session:
         now = service.reactor.now
         self.service = service
         self.transport = transport
-        # Echo and upper modes answer every line, blank ones included; chat ignores blank lines.
-        self.conn = Connection(service.room.max_line, keep_blank_lines=service.room.mode is not Mode.CHAT)
+        # Chat ignores blank lines, so they are dropped unparsed; echo and upper answer each line.
+        self.conn = Connection(service.room.max_line, drop_blank_lines=service.room.mode is Mode.CHAT)
         self.member = service.room.connect(self)
         self.last_active = now  # of the last complete request; until one comes, of connecting
         self._flow: _Flow | None = None  # made on the first line that needs it
