@@ -45,7 +45,8 @@ NEED_DATA = _NeedData()
 # and ASCII whitespace, as editors and some runtimes add them.
 _HELLO_LEAD = "\ufeff \t\r\f\v"
 
-_VISIBLE = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # what bytes.strip() would keep
+_BLANK_BYTES = frozenset(b" \t\r\n\x0b\x0c")  # what bytes.strip() removes
+_VISIBLE = re.compile(rb"[^ \t\r\n\x0b\x0c]")
 
 # LineFramer._skip: how the bytes of an over-long, still unterminated line are being dropped.
 _KEEPING = 0
@@ -169,7 +170,7 @@ class LineFramer:
         """Drop the complete lines of nothing but whitespace at the front, at C speed: a peer
         sending newlines by the megabyte must cost no more than the bytes. True if any went."""
         buffer = self._buffer
-        if buffer is None:
+        if buffer is None or buffer[self._start] not in _BLANK_BYTES:  # the common case: a word first
             return False
         start = self._start
         visible = _VISIBLE.search(buffer, start)
