@@ -107,3 +107,31 @@ def test_a_nick_request_for_the_nick_one_has_is_answered(run_server):
         client.send(b'{"type":"ping","id":NaN}\n')
         assert client.expect_json("error")["code"] == "bad_json"
         assert all(json.loads(line) is not None for line in client.lines)
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def test_connections_that_send_short_lines_by_the_read_hold_their_bytes_not_objects(run_server):
+    # Report #9: 60 connections each sending 64 KiB of newlines grew the server by 211 MiB (each
+    # line an event, held while flood control released ten a second). Now the unread bytes wait.
+    server = run_server("--max-per-ip", "0")
+    before = rss_mib(server.proc.pid)
+    clients = []
+    try:
+        for n in range(60):
+            client = LineClient(server.address)
+            clients.append(client)
+            if n % 2:
+                client.send(b"\n" * (65536 - 6) + b"/ping\n")  # blank lines: nothing to hold
+            else:
+                client.send(b"a\n" * 32768)  # throttled after the burst
+        for n, client in enumerate(clients):
+            client.expect(r"^\*\*\* pong$" if n % 2 else r"^\*\*\* flood control")  # read and parsed
+        grown = rss_mib(server.proc.pid) - before
+    finally:
+        for client in clients:
+            client.close()
+    assert grown < 16, f"{grown:.1f} MiB for 60 connections"  # was about 60 MiB for these 3.75 MiB
