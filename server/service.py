@@ -245,7 +245,8 @@ class Session:
                 self.conn.resume_reading(now)
         greeting_due = self._greeting_due()
         if greeting_due is not None and now >= greeting_due:
-            service.deliver(service.quiet.joined_silently(self.member, service.room.join(self.member, self.reactor.wall)))
+            joined = service.room.join(self.member, self.reactor.wall)
+            service.deliver(service.quiet.joined_silently(self.member, joined))
         if self.conn.flush_partial(now):
             self._process()
         self._schedule()
