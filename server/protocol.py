@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 
 from . import events as ev
+from .framing import DEFAULT_MAX_LINE, NEED_DATA, LineFramer, incomplete_utf8_tail
 
 PROTOCOL_VERSION = 1
-DEFAULT_MAX_LINE = 8192
 PARTIAL_LINE_QUIET = 0.2
 # A JSON client must send its hello within this long, or it is greeted as a text user first.
 HELLO_GRACE = 0.3
@@ -32,159 +33,127 @@ class Dialect(enum.Enum):
     JSON = "json"
 
 
-class _NeedData:
-    def __repr__(self) -> str:
-        return "NEED_DATA"
+# What may come before the "{" of a first line that is a JSON attempt: a UTF-8 byte-order mark
+# and ASCII whitespace, as editors and some runtimes add them.
+_HELLO_LEAD = "\ufeff \t\r\f\v"
 
-
-NEED_DATA = _NeedData()
-
-
-class LineFramer:
-    """Splits a byte stream into lines, refusing over-long ones in linear time.
-
-    Each byte is scanned for b"\\n" once, however the stream is split: the search resumes where
-    the last one stopped, and an over-long line is dropped as it arrives rather than kept.
-    """
-
-    __slots__ = ("max_line", "_buffer", "_scanned", "_discarding")
-
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
-        self.max_line = max_line
-        self._buffer: bytearray | None = None  # made when a line is split across reads; idle peers have none
-        self._scanned = 0
-        self._discarding = False
-
-    @property
-    def pending(self) -> int:
-        """Bytes of an unfinished line held back."""
-        return len(self._buffer) if self._buffer else 0
-
-    def feed(self, data: bytes) -> list[bytes | None]:
-        """Return the complete lines in `data` (without terminators); None marks a refused line."""
-        if self._discarding:
-            end = data.find(b"\n")
-            if end < 0:
-                return []
-            self._discarding = False
-            data = data[end + 1 :]
-        max_line = self.max_line
-        if not self._buffer and data.endswith(b"\n"):
-            # The common case: whole lines in one read. Split without copying into the buffer.
-            lines: list = data[:-1].split(b"\n")
-            for index, line in enumerate(lines):
-                if line.endswith(b"\r"):
-                    line = lines[index] = line[:-1]
-                if len(line) > max_line:
-                    lines[index] = None
-            return lines
-        if self._buffer is None:
-            self._buffer = bytearray()
-        buffer = self._buffer
-        buffer += data
-        lines = []
-        start = 0
-        scan = self._scanned
-        while True:
-            end = buffer.find(b"\n", scan)
-            if end < 0:
-                break
-            stop = end - 1 if end > start and buffer[end - 1] == 13 else end  # drop "\r"
-            lines.append(None if stop - start > max_line else bytes(buffer[start:stop]))
-            start = scan = end + 1
-        if start:
-            del buffer[:start]
-        self._scanned = len(buffer)
-        if len(buffer) > max_line + 1:  # +1: the "\r" of a "\r\n" still to come
-            lines.append(None)
-            buffer.clear()
-            self._scanned = 0
-            self._discarding = True
-        if not buffer:
-            self._buffer = None
-        return lines
-
-    def take_partial(self) -> bytes:
-        """Hand over the unfinished line as if it were complete."""
-        data = bytes(self._buffer or b"")
-        self._buffer = None
-        self._scanned = 0
-        return data
+# Connection._flags
+_PAUSED = 1  # the server stopped reading: silence now says nothing about the peer
+_DROP_BLANK = 2  # blank lines ask nothing (chat mode); echo and upper modes answer every line
+_FINISHED = 4  # the end-of-input events have been queued
 
 
 class Connection(LineFramer):
     """One peer's side of the protocol: framing, dialect negotiation, parsing and encoding.
 
     It *is* a framer rather than having one only to save an object per connection: memory per
-    idle connection is one of the benchmark's targets.
+    idle connection is one of the benchmark's targets. Lines are parsed one per `next_event()`
+    call, so what waits for flood control is bytes, not events.
     """
 
-    __slots__ = ("dialect", "_events", "_next_event", "_last_data", "closed")
+    __slots__ = ("dialect", "_events", "_last_data", "_eof", "_flags")
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE, drop_blank_lines: bool = False) -> None:
         super().__init__(max_line)
         self.dialect = Dialect.PENDING
-        self._events: list | None = None  # made on the first event: idle peers have none
-        self._next_event = 0
+        self._events: list | None = None  # made on the first queued event: idle peers have none
         self._last_data = 0.0
-        self.closed = False
+        self._eof: str | None = None  # why the input ended, once it has
+        self._flags = _DROP_BLANK if drop_blank_lines else 0
+
+    @property
+    def closed(self) -> bool:
+        """The input has ended: nothing more is taken in."""
+        return self._eof is not None
 
     # --- input ---------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | None, now: float = 0.0) -> None:
-        """Buffer bytes from the peer. b"" means end of input; None means the connection was lost."""
-        if self.closed:
+        """Buffer bytes from the peer. b"" means end of input; None means the connection was lost.
+
+        Read more only after `next_event()` has said NEED_DATA: the unread lines are the only
+        buffer, so that keeps a connection's memory near one read plus `max_line`.
+        """
+        if self._eof is not None:
             return
         if not data:
-            if data is not None and self.pending and self.dialect is not Dialect.JSON:
-                self._partial_line()  # a last line with no newline still counts
-            self.closed = True
-            self._emit(ev.ConnectionClosed("connection closed" if data is not None else "connection lost"))
+            self._eof = "connection closed" if data is not None else "connection lost"
             return
         self._last_data = now
-        for line in self.feed(data):
-            if line is None:
-                self._too_long()
-            else:
-                self._line(line)
+        self.push(data)
+
+    def pause_reading(self) -> None:
+        """The server stopped reading from this peer: the quiet that follows is not the peer's."""
+        self._flags |= _PAUSED
+
+    def resume_reading(self, now: float) -> None:
+        """Reading again: an unfinished line gets a fresh quiet period from `now`."""
+        if self._flags & _PAUSED:
+            self._flags &= ~_PAUSED
+            self._last_data = now
 
     def partial_deadline(self) -> float | None:
-        """When an unfinished text line will count as complete, or None if there is none."""
-        if self.pending and self.dialect is not Dialect.JSON:
-            return self._last_data + PARTIAL_LINE_QUIET
-        return None
+        """When an unfinished text line will count as complete, or None if there is none.
+
+        None while reading is paused (the peer's next bytes wait in the kernel), while unread
+        complete lines remain, and while all that is left is a UTF-8 character cut short.
+        """
+        buffer = self._buffer
+        if buffer is None or self._flags & _PAUSED or self.dialect is Dialect.JSON or self._eof is not None:
+            return None
+        if self._scanned != len(buffer):
+            if buffer.find(b"\n", self._scanned) >= 0:
+                return None  # complete lines come first
+            self._scanned = len(buffer)
+        if self.pending <= 3 and incomplete_utf8_tail(buffer) == self.pending:
+            return None
+        return self._last_data + PARTIAL_LINE_QUIET
 
     def flush_partial(self, now: float) -> bool:
         """Take an unfinished text line as complete if it has been quiet long enough."""
         deadline = self.partial_deadline()
         if deadline is None or now < deadline:
             return False
-        self._partial_line()
+        self._partial_line(self.take_partial())
         return True
 
-    def _partial_line(self) -> None:
-        raw = self.take_partial()
+    def _partial_line(self, raw: bytes) -> None:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if len(raw) > self.max_line:
-            self._too_long()
-        else:
-            self._line(raw)
+            self._emit(self._too_long())
+        elif (event := self._line(raw)) is not None:
+            self._emit(event)
 
-    def _too_long(self) -> None:
-        self._emit(ev.Error("line_too_long", f"line too long (max {self.max_line} bytes)"))
+    def _too_long(self) -> ev.Error:
+        return ev.Error("line_too_long", f"line too long (max {self.max_line} bytes)")
 
     def next_event(self):
-        """The next request or error for this peer, or NEED_DATA."""
-        events = self._events
-        if events is None:
-            return NEED_DATA
-        event = events[self._next_event]
-        self._next_event += 1
-        if self._next_event == len(events):
-            self._events = None
-            self._next_event = 0
-        return event
+        """The next request or error for this peer, or NEED_DATA. Parses at most what it returns."""
+        while True:
+            events = self._events
+            if events:
+                event = events.pop(0)
+                if not events:
+                    self._events = None
+                return event
+            if self._flags & _DROP_BLANK and self.skip_blank_lines():
+                if self.dialect is Dialect.PENDING:
+                    self.dialect = Dialect.TEXT  # a blank first line is still the first line
+            line = self.next_line()
+            if line is NEED_DATA:
+                if self._eof is None or self._flags & _FINISHED:
+                    return NEED_DATA
+                self._flags |= _FINISHED
+                if self._eof == "connection closed" and self.pending and self.dialect is not Dialect.JSON:
+                    self._partial_line(self.take_partial(hold_incomplete=False))  # a last line still counts
+                self._emit(ev.ConnectionClosed(self._eof))
+                continue
+            if line is None:
+                return self._too_long()
+            event = self._line(line)
+            if event is not None:
+                return event
 
     def _emit(self, event) -> None:
         if self._events is None:
@@ -192,28 +161,40 @@ class Connection(LineFramer):
         else:
             self._events.append(event)
 
-    def _line(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", "replace")
+    def _line(self, raw: bytes):
+        """The request one line makes, or None for a line that asks nothing (a blank one)."""
         dialect = self.dialect
+        if self._flags & _DROP_BLANK and not raw.strip():
+            # Blank lines cost nothing: no object, no flood-control token. They decide nothing
+            # either, but a blank first line is still the first line.
+            if dialect is Dialect.PENDING:
+                self.dialect = Dialect.TEXT
+            return None
+        text = raw.decode("utf-8", "replace")
         if dialect is Dialect.JSON:
-            self._emit(parse_json_request(text))
-            return
+            return parse_json_request(text)
         if dialect is Dialect.PENDING:  # this is the connection's first line: it decides
-            if text.startswith("{"):
-                request = parse_json_request(text)
-                if isinstance(request, ev.Hello):
-                    if request.protocol != PROTOCOL_VERSION:
-                        self.dialect = Dialect.TEXT
-                        self._emit(
-                            ev.Error("unsupported_protocol", f"protocol {request.protocol!r} is not spoken here; "
-                                     f"this server speaks {PROTOCOL_VERSION}")
-                        )
-                        return
-                    self.dialect = Dialect.JSON
-                    self._emit(request)
-                    return
+            attempt = text.lstrip(_HELLO_LEAD)
+            if attempt.startswith("{"):
+                return self._first_json_line(attempt)
             self.dialect = Dialect.TEXT
-        self._emit(ev.TextLine(text))
+        return ev.TextLine(text)
+
+    def _first_json_line(self, text: str):
+        """A first line that starts with "{" is a JSON attempt: a hello, or an error for its
+        sender alone. It is never chat (a hello may carry a password), and a failed attempt
+        leaves the choice open for the next line."""
+        request = parse_json_request(text)
+        if isinstance(request, ev.Error):
+            return request
+        if not isinstance(request, ev.Hello):
+            return ev.Error("bad_request", 'the first JSON line must be a "hello"', getattr(request, "id", None))
+        if request.protocol != PROTOCOL_VERSION:
+            self.dialect = Dialect.TEXT
+            return ev.Error("unsupported_protocol", f"protocol {request.protocol!r} is not spoken here; "
+                            f"this server speaks {PROTOCOL_VERSION}")
+        self.dialect = Dialect.JSON
+        return request
 
     # --- output --------------------------------------------------------------------------
 
@@ -238,13 +219,24 @@ def _field(obj: dict, name: str, kind, required: bool = True, default=None):
     return value
 
 
-def _request_id(obj: dict):
+# An id is at most this many characters: a string's own length, any other value's as JSON.
+REQUEST_ID_MAX = 128
+
+
+def _request_id(obj: dict, any_value: bool = False):
+    """The request's `id`: a string or number, or for ping and pong any JSON value."""
     rid = obj.get("id")
-    if rid is None or isinstance(rid, (int, float)) and not isinstance(rid, bool):
-        return rid
-    if isinstance(rid, str) and len(rid) <= 128:
-        return rid
-    raise ValueError("'id' must be a number or a string of at most 128 characters")
+    if rid is None:
+        return None
+    if isinstance(rid, str):
+        if len(rid) <= REQUEST_ID_MAX:
+            return rid
+    elif any_value or isinstance(rid, (int, float)) and not isinstance(rid, bool):
+        if len(json.dumps(rid, ensure_ascii=False, separators=(",", ":"))) <= REQUEST_ID_MAX:
+            return rid
+    else:
+        raise ValueError("'id' must be a string or a number")
+    raise ValueError(f"'id' must be at most {REQUEST_ID_MAX} characters")
 
 
 def _text(obj: dict) -> str:
@@ -268,10 +260,25 @@ _JSON_REQUESTS = {
 }
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999: it would go back out as Infinity, which is not JSON
+        raise ValueError(f"{literal} is out of range")
+    return value
+
+
 def parse_json_request(text: str):
-    """Turn one JSON line into a request event, or an `Error` event saying what is wrong."""
+    """Turn one JSON line into a request event, or an `Error` event saying what is wrong.
+
+    NaN, Infinity and numbers too large for a float are refused: whatever is accepted may be
+    echoed (an `id`), and the server must never put anything but strict JSON on the wire.
+    """
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         obj = None
     if not isinstance(obj, dict):
@@ -279,7 +286,7 @@ def parse_json_request(text: str):
     kind = obj.get("type")
     build = _JSON_REQUESTS.get(kind) if isinstance(kind, str) else None
     try:
-        rid = _request_id(obj)
+        rid = _request_id(obj, any_value=kind in ("ping", "pong"))
     except ValueError as exc:
         return ev.Error("bad_request", str(exc))
     if build is None:

@@ -7,14 +7,17 @@ room's answers into bytes, encoding each notification once per dialect however m
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
 from . import events as ev
 from .chat import EVERYONE, AllExcept, Member, Mode, Room
-from .protocol import HELLO_GRACE, NEED_DATA, Connection, encode_json, encode_text
+from .protocol import HELLO_GRACE, NEED_DATA, Connection, Dialect, encode_json, encode_text
 from .limits import TokenBucket
+from .quiet import QuietMembers
 from .reactor import Reactor, Transport
+from .text import NICK_MAX
 
 log = logging.getLogger("selchat.server")
 
@@ -53,7 +56,8 @@ class Session:
         now = service.reactor.now
         self.service = service
         self.transport = transport
-        self.conn = Connection(service.room.max_line)
+        # Chat ignores blank lines, so they are dropped unparsed; echo and upper answer each line.
+        self.conn = Connection(service.room.max_line, drop_blank_lines=service.room.mode is Mode.CHAT)
         self.member = service.room.connect(self, transport.peer)
         self.last_active = now  # of the last complete request; until one comes, of connecting
         self._flow: _Flow | None = None  # made on the first line that needs it
@@ -88,7 +92,7 @@ class Session:
             log.warning("%s (%s) dropped: %s", self.member.nick, self.transport.peer, reason)
         else:
             log.debug("%s (%s) disconnected: %s", self.member.nick, self.transport.peer, reason)
-        service.deliver(service.room.leave(self.member, reason, service.reactor.wall))
+        service.deliver(service.quiet.leave(self.member, reason, service.reactor.wall))
         if service.shutting_down:
             service.stop_if_drained()
 
@@ -112,7 +116,7 @@ class Session:
                 self._hold(event, flow.paused_until)
                 return
             if type(event) is ev.ConnectionClosed:
-                deliver(room.leave(member, event.reason, reactor.wall))
+                deliver(service.quiet.leave(member, event.reason, reactor.wall))
                 self.transport.close(event.reason)
                 return
             if rate and not self._flow_state().bucket.take(reactor.now):
@@ -127,8 +131,46 @@ class Session:
                 if type(event) is ev.Hello:
                     deliver(room.join(member, now, event))
                     continue
+                if type(event) is ev.Error and conn.dialect is Dialect.PENDING:
+                    deliver([(member, event)])  # a failed hello: told to its sender, joins nobody
+                    continue
                 deliver(room.join(member, now))
-            deliver(room.handle(member, event, now))
+            elif service.quiet:
+                deliver(service.quiet.speaks(member, now))  # joined silently; speaking now
+            if type(event) is ev.Hello and member.joined:
+                self._late_hello(event, now)  # greeted as text at the grace, then said hello
+                continue
+            out = room.handle(member, event, now)
+            if not out and type(event) is ev.SetNick and event.id is not None:
+                # Renaming to the nick one has: nothing changes, but a tagged request is answered.
+                out = [(member, ev.NickChanged(member.nick, member.nick, now))]
+            deliver(out)
+
+    def _late_hello(self, hello: ev.Hello, now: float) -> None:
+        """A JSON hello that came after the grace, as the connection's first line: the member,
+        greeted as a text user, becomes a JSON one, gets its welcome (and the history, in JSON)
+        and the hello's nick as if it had come in time."""
+        member, room = self.member, self.service.room
+        member.json = True
+        out: list = []
+        if hello.nick is not None:
+            wanted = hello.nick.strip()
+            # As a timely hello: a taken nick gets "_" appended until free, else the guest nick.
+            for candidate in [wanted] + [wanted + "_" * n for n in range(1, NICK_MAX - len(wanted) + 1)]:
+                out = room.handle(member, ev.SetNick(candidate), now)
+                if not (len(out) == 1 and type(out[0][1]) is ev.Error and out[0][1].code == "nick_in_use"):
+                    break
+                out = []
+        greeting: list = [(member, room._welcome(member))]
+        if room.mode is Mode.CHAT and room.history:
+            greeting.append((member, ev.History(tuple(dataclasses.replace(line, id=None, replay=True)
+                                                      for line in room.history))))
+        for to, event in out:
+            if type(event) is not ev.NickChanged:
+                greeting.append((to, event))
+            elif to is EVERYONE:  # the member's own welcome already names its new nick
+                greeting.append((AllExcept(member), event))
+        self.service.deliver(greeting)
 
     def _flow_state(self) -> "_Flow":
         if self._flow is None:
@@ -147,7 +189,9 @@ class Session:
 
     def _throttle(self, event) -> None:
         flow, now = self._flow_state(), self.reactor.now
-        if now - flow.noticed_at > THROTTLE_NOTICE_INTERVAL:
+        # Echo and upper modes promise one line back per line in: no notice among the replies.
+        told = self.member.json or self.service.room.mode is Mode.CHAT
+        if told and now - flow.noticed_at > THROTTLE_NOTICE_INTERVAL:
             flow.noticed_at = now
             self.transport.write(self.conn.send(ev.Notice(
                 f"flood control: more than {self.service.rate:g} lines a second; your lines are delayed, "
@@ -159,6 +203,7 @@ class Session:
         flow = self._flow_state()
         flow.paused_until = max(flow.paused_until, until)
         self.transport.pause_reading()
+        self.conn.pause_reading()
         self._schedule()
 
     @property
@@ -167,8 +212,8 @@ class Session:
 
     def _greeting_due(self) -> float | None:
         """When a connection that has said nothing is joined as a text user (None: not waiting)."""
-        if self.member.joined or self.member.asked_password:
-            return None
+        if self.member.joined or self.member.asked_password or self.transport.closing:
+            return None  # closing: it left (a /quit whose goodbye is still draining) or is being cut off
         return self.last_active + HELLO_GRACE
 
     def _deadline(self) -> float | None:
@@ -197,9 +242,11 @@ class Session:
             self._process()
             if not self._paused_until and not transport.closing:
                 transport.resume_reading()
+                self.conn.resume_reading(now)
         greeting_due = self._greeting_due()
         if greeting_due is not None and now >= greeting_due:
-            service.deliver(service.room.join(self.member, self.reactor.wall))
+            joined = service.room.join(self.member, self.reactor.wall)
+            service.deliver(service.quiet.joined_silently(self.member, joined))
         if self.conn.flush_partial(now):
             self._process()
         self._schedule()
@@ -216,7 +263,7 @@ class Session:
         if now >= self.last_active + idle:
             transport.write(self.conn.send(ev.Notice(f"closing: idle for {idle:g} seconds", "idle")))
             service = self.service
-            service.deliver(service.room.leave(self.member, "idle timeout", self.reactor.wall))
+            service.deliver(service.quiet.leave(self.member, "idle timeout", self.reactor.wall))
             transport.close("idle timeout")
         elif self.member.json and not self._pinged and now >= self.last_active + idle / 2:
             self._pinged = True
@@ -230,6 +277,7 @@ class Service:
                  idle_timeout: float = 0.0) -> None:
         self.reactor = reactor
         self.room = room
+        self.quiet = QuietMembers(room)  # members greeted without a word, not yet announced
         self.rate = rate  # lines a second per connection, 0 for no flood control
         self.burst = max(burst, 1.0)
         self.idle_timeout = idle_timeout  # seconds without a complete line, 0 for none
@@ -254,6 +302,8 @@ class Service:
                 if type(event) in _LOOP_INSTRUCTIONS:
                     self._obey(session, event)
                 else:
+                    if type(event) is ev.Users:
+                        self.quiet.listed(recipients)
                     session.transport.write(session.conn.send(event))
                 continue
             skip = None
