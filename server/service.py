@@ -14,7 +14,7 @@ from . import events as ev
 from .chat import EVERYONE, AllExcept, Member, Mode, Room
 from .protocol import HELLO_GRACE, NEED_DATA, Connection, encode_json, encode_text
 from .limits import TokenBucket
-from .reactor import Reactor, Transport
+from .network import Reactor, Transport
 
 log = logging.getLogger("selchat.server")
 
