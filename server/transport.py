@@ -1,23 +1,18 @@
 """Connections on the loop: each one's output queue, and the set of them (Redis's networking.c).
 
-A `Transport` is one connected socket: it queues what its handler writes, reads for it, and runs
+A `Transport` is one connected socket. It queues what its handler writes, reads for it, and runs
 its TLS handshake without blocking. What the selector watches is derived from its state
 (`_update_events`): read interest while the handler wants input, write interest only while output
-is stuck, or whatever a TLS handshake asks for. A connection that wants neither is taken out of
-the selector altogether.
-
-`Connections` is the set of them. It installs one end-of-turn hook on the loop, which
-1. closes the connections marked during the turn (never in the middle of a handler, so a
-   broadcast loop is never cut short), then
-2. flushes: one `send()` per connection that got output this turn, however many messages were
-   queued for it. What the kernel does not take is kept, and only then is write interest
-   registered, until the rest has gone. A peer is too slow when what it leaves unsent stays over
-   `max_sendq` for `sendq_grace` seconds, not when one turn queued a lot for it (see
-   SENDQ_HARD_FACTOR).
-
+is stuck, or what a TLS handshake asks for; a connection that wants neither is not watched at all.
 Handlers are plain objects with `data_received(bytes)`, `eof_received() -> bool` (True: the
-handler will close the transport itself, as in asyncio) and `connection_lost(reason)`;
-`Transport.write()` only queues.
+handler will close the transport itself, as in asyncio) and `connection_lost(reason)`.
+
+`Connections` is the set of them. Its end-of-turn hook on the loop first closes the connections
+marked during the turn (never in the middle of a handler, so a broadcast loop is never cut
+short), then sends: one `send()` per connection that got output this turn, however much was
+queued. What the kernel does not take is kept, with write interest, until it has gone. A peer is
+too slow when what it leaves unsent stays over `max_sendq` for `sendq_grace` seconds, not when
+one turn queued a lot for it (see SENDQ_HARD_FACTOR).
 """
 
 from __future__ import annotations
