@@ -13,7 +13,7 @@ import shutil
 import sys
 
 from selchat.server.chat import Mode
-from selchat.server.reactor import BACKENDS
+from selchat.server.loop import BACKENDS
 
 from .layout import MAX_CLIENTS, DemoOptions, DemoStartError, pick_free_port, start_demo
 from .tmux import INSTALL_HINT, Tmux, TmuxError, find_tmux

@@ -13,14 +13,22 @@ import sys
 
 from . import __version__
 from .chat import Mode, Room
-from .protocol import DEFAULT_MAX_LINE
-from .reactor import BACKENDS, FD_SETSIZE, Reactor, backend_name
+from .events import Error
+from .protocol import DEFAULT_MAX_LINE, encode_text
+from .loop import BACKENDS, FD_SETSIZE, backend_name
+from .network import Reactor
 from .service import Service
 
 log = logging.getLogger("selchat.server")
 
 # Descriptors the process keeps for itself: listener, waker pair, stdio, logging, imports.
 RESERVED_FDS = 32
+
+
+def refusal_line(reason: str) -> bytes:
+    """How a refused connection is told why: the text dialect's error line, which `nc` shows as
+    is and the client recognises (a refused peer has not said which dialect it speaks)."""
+    return encode_text(Error("refused", reason))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     selector = BACKENDS[args.backend]()
     reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip, trace=args.trace,
-                      max_connections=allowed_clients(args.max_clients, backend_name(selector)))
+                      max_connections=allowed_clients(args.max_clients, backend_name(selector)),
+                      refusal=refusal_line)
     try:
         listener = open_listener(args.host, args.port)
     except OSError as exc:

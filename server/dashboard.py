@@ -32,7 +32,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
-from .reactor import Reactor, Transport
+from .network import Reactor, Transport
 from .service import SHUTDOWN_DRAIN, Service
 
 log = logging.getLogger("selchat.server")

@@ -15,8 +15,8 @@ from . import events as ev
 from .chat import EVERYONE, AllExcept, Member, Mode, Room
 from .protocol import HELLO_GRACE, NEED_DATA, Connection, Dialect, encode_json, encode_text
 from .limits import TokenBucket
+from .network import Reactor, Transport
 from .quiet import QuietMembers
-from .reactor import Reactor, Transport
 from .text import NICK_MAX
 
 log = logging.getLogger("selchat.server")

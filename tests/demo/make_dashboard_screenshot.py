@@ -12,7 +12,7 @@ from pathlib import Path
 from lineclient import LineClient, json_client
 from selchat.server.chat import Mode, Room
 from selchat.server.dashboard import DashboardApp, LogCapture, logging_routed_to
-from selchat.server.reactor import Reactor
+from selchat.server.network import Reactor
 from selchat.server.service import Service
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"

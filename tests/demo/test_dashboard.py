@@ -15,7 +15,7 @@ from selchat.server.chat import Mode, Room
 from selchat.server.dashboard import (
     DashboardApp, LogCapture, LoopThread, RateMeter, TurnRecord, TurnRecorder, logging_routed_to,
 )
-from selchat.server.reactor import Reactor
+from selchat.server.network import Reactor
 from selchat.server.service import Service
 
 

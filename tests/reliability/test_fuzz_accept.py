@@ -1,4 +1,4 @@
-"""Fuzzing the reactor's accept path with Hypothesis: whatever accept() and the TLS wrap do, the
+"""Fuzzing the accept path (server/accept.py) with Hypothesis: whatever accept() and the TLS wrap do, the
 loop never raises and its counts stay right.
 
 A scripted listener stands in for the kernel: each accept() plays the next step of a random
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selchat.server.reactor import TLS_REFUSALS_IN_FLIGHT, Reactor
+from selchat.server.accept import TLS_REFUSALS_IN_FLIGHT
+from selchat.server.network import Reactor
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_CONNECTIONS = 4
@@ -145,7 +146,7 @@ def model(script: list, tls: bool) -> tuple[collections.Counter, int, int, int]:
 
 def run_script(script: list, tls: bool) -> None:
     reactor = Reactor(selectors.DefaultSelector(), max_connections=MAX_CONNECTIONS, max_per_peer=MAX_PER_PEER,
-                      refusal="no: {}\n")
+                      refusal=lambda reason: f"no: {reason}\n".encode())
     listener = ScriptedListener(script)
     reactor.listen(listener, lambda transport: Recorder(), tls=ScriptedTLS(listener) if tls else None)
     expected, refused, failures, consumed = model(script, tls)
