@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from requirements import require
 from selchat.bench import report
 from selchat.bench.cli import main
 from selchat.bench.joinstorm import run_join_storm
@@ -31,7 +32,7 @@ def runnable(name: str) -> ServerSpec:
     spec = ServerSpec(name)
     reason = spec.unavailable_reason()
     if reason:
-        pytest.skip(reason)
+        require(name, reason)
     return spec
 
 

@@ -10,9 +10,14 @@ import time
 
 import pytest
 
+from requirements import require_program
 from demopanes import LINE_TIMEOUT, TMUX, attached_in_a_terminal, panes_by_role, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+@pytest.fixture(autouse=True)
+def tmux_installed():
+    require_program("tmux")
 
 STARTUP_TIMEOUT = 40.0
 

@@ -17,15 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require(what: str, hint: str) -> None:
-    message = f"{what} is missing: {hint}"
-    if in_ci():
-        pytest.fail(f"{message} (CI must run the cluster tests)")
-    pytest.skip(message)
+from requirements import require
 
 
 def require_hiredis() -> None:
