@@ -3,7 +3,8 @@
 import pytest
 
 from selchat.server import events as ev
-from selchat.server.chat import EVERYONE, LARGE_ROOM, Member, Mode, Room
+from selchat.server.chat import EVERYONE, Member, Mode, Room
+from selchat.server.room import LARGE_ROOM
 
 
 def inbox(room: Room, outgoing) -> dict[str, list]:
