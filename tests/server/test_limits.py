@@ -22,6 +22,23 @@ def test_token_bucket_allows_a_burst_then_the_rate():
     assert bucket.take(10.0) and bucket.take(10.0) and bucket.take(10.0) and not bucket.take(10.0)
 
 
+@pytest.mark.parametrize("rate, start", [(7.0, 1000.0), (0.3, 1000.0), (3.0, 123456.789),
+                                         (10.0, 1_764_000_000.0), (3.0, 1_764_000_000.0)])
+def test_ready_at_is_a_time_when_a_token_is_there_not_now_again(rate, start):
+    # Found by float rounding: with the bucket a hair short of a token, `now + deficit / rate`
+    # rounded back to `now`, so a throttled session's timer fired again at once, forever.
+    bucket = TokenBucket(rate, 1.0, start)
+    assert bucket.take(start)
+    when = bucket.ready_at(start)
+    for _ in range(50):
+        if not bucket.take(when):
+            later = bucket.ready_at(when)
+            assert later > when, "ready_at() said now, yet no token is there"
+            when = later
+            assert bucket.take(when)
+        when = bucket.ready_at(when)
+
+
 def joined(server, nick, **kwargs) -> LineClient:
     return text_user(server.address, nick, **kwargs)
 
