@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class TokenBucket:
     """`rate` lines a second on average, `burst` at once; `take(now)` spends one if there is one."""
@@ -28,6 +30,14 @@ class TokenBucket:
         return False
 
     def ready_at(self, now: float) -> float:
-        """When the next token will be there."""
+        """When the next token will be there: `now` only if it is there already, else a time at
+        which `take` succeeds."""
         self._refill(now)
-        return now + max(0.0, 1.0 - self._tokens) / self.rate
+        if self._tokens >= 1.0:
+            return now
+        when = now + (1.0 - self._tokens) / self.rate
+        # The sum can round to `now` (or just short of the token) when the deficit is a hair:
+        # step up to the first float at which the refill really reaches one token.
+        while when <= now or self._tokens + (when - self._stamp) * self.rate < 1.0:
+            when = math.nextafter(when, math.inf)
+        return when

@@ -10,20 +10,20 @@ member's leave goes only to those who heard of it, so a client that applies join
 events to its list never keeps a phantom, and a silent connection that comes and goes costs the
 room nothing.
 
-Pure bookkeeping, like the room: methods return `(recipients, notification)` pairs.
+Pure bookkeeping for the chat room (room.py), which asks it who to tell.
 """
 
 from __future__ import annotations
 
 from . import events as ev
-from .chat import EVERYONE, Member, Room
+from .members import EVERYONE, Member
 
 
 class QuietMembers:
     __slots__ = ("room", "_since", "_listed_at", "_clock")
 
-    def __init__(self, room: Room) -> None:
-        self.room = room
+    def __init__(self, room) -> None:
+        self.room = room  # the chat room: its `members`, in join order
         self._since: dict[Member, int] = {}  # each quiet member: the listing clock when it joined
         self._listed_at: dict[Member, int] = {}  # members shown a users list while some are quiet
         self._clock = 0  # counts quiet joins and users lists, to order them
@@ -54,22 +54,16 @@ class QuietMembers:
         self._tidy()
         return [(untold, ev.Joined(member.nick, now))] if untold else []
 
-    def leave(self, member: Member, reason: str, now: float) -> list:
-        """`Room.leave`, with a quiet member's leave told only to those who heard of it."""
+    def forget(self, member: Member) -> list[Member] | None:
+        """`member` is leaving: None if it is not quiet (everyone is told), else the members who
+        heard of it, the only ones to tell."""
         self._listed_at.pop(member, None)
         since = self._since.pop(member, None)
         if since is None:
-            return self.room.leave(member, reason, now)
+            return None
         told = self._heard_of(member, since, True) if member.joined else []
         self._tidy()
-        out = []
-        for to, event in self.room.leave(member, reason, now):
-            if to is EVERYONE:
-                if not told:
-                    continue
-                to = told
-            out.append((to, event))
-        return out
+        return told
 
     def _heard_of(self, member: Member, since: int, heard: bool) -> list[Member]:
         """The members who have (or, if not `heard`, have not) heard of quiet `member`: those who

@@ -1,13 +1,16 @@
 """A fake loop for driving `Service` sessions without sockets, on a fake clock.
 
-`FakeReactor` runs timers in loop turns as the test moves its clock; `FakeTransport` keeps what
-is written and, like the real one, stays "closing" until its output has drained (`drained()`).
+`FakeReactor` is the service's `Scheduler` (now, wall, call_at, call_later: see
+server/session.py) plus the few things shutdown asks of the loop; it runs timers in loop turns
+as the test moves its clock. `FakeTransport` keeps what is written and, like the real one, stays
+"closing" until its output has drained (`drained()`).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import json
 
 from selchat.server.chat import Mode, Room
 from selchat.server.service import Service
@@ -35,6 +38,8 @@ class FakeReactor:
         self._timers: list[FakeTimer] = []
         self._seq = itertools.count()
         self.transports: list["FakeTransport"] = []
+        self.stopped = False
+        self.listening = True
 
     def call_at(self, when: float, callback, *args) -> FakeTimer:
         timer = FakeTimer(when, next(self._seq), callback, args)
@@ -63,6 +68,15 @@ class FakeReactor:
     def _set(self, now: float) -> None:
         self.wall += now - self.now
         self.now = now
+
+    def pending_timers(self) -> int:
+        return sum(not timer.cancelled for timer in self._timers)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def close_listeners(self) -> None:
+        self.listening = False
 
     def connections(self) -> list["FakeTransport"]:
         return [t for t in self.transports if not t.closed]
@@ -110,7 +124,8 @@ class FakeTransport:
         """The queued output has gone: the connection really closes now."""
         if not self.closed:
             self.closed = True
-            self.handler.connection_lost(self.close_reason or "connection closed")
+            if self.handler is not None:
+                self.handler.connection_lost(self.close_reason or "connection closed")
 
     def lines(self) -> list[str]:
         return self.out.decode("utf-8", "replace").split("\n")[:-1]  # lines end with "\n" only
@@ -129,9 +144,15 @@ class World:
         self.service = Service(self.reactor, self.room, **service_args)
         self._ports = itertools.count(40000)
 
-    def connect(self) -> FakeTransport:
-        transport = FakeTransport(self.reactor, f"127.0.0.1:{next(self._ports)}")
+    def connect(self, peer: str | None = None) -> FakeTransport:
+        transport = FakeTransport(self.reactor, peer or f"127.0.0.1:{next(self._ports)}")
         transport.handler = self.service.make_session(transport)
+        self.reactor.transports.append(transport)
+        return transport
+
+    def handshaking(self) -> FakeTransport:
+        """A connection still in its TLS handshake: counted by the loop, with no session yet."""
+        transport = FakeTransport(self.reactor, f"127.0.0.1:{next(self._ports)}")
         self.reactor.transports.append(transport)
         return transport
 
@@ -144,4 +165,9 @@ class World:
         self.reactor.advance(0.35)
         self.send(transport, f"/nick {nick}\n".encode())
         assert any(line.endswith(f"is now known as {nick}") for line in transport.lines())
+        return transport
+
+    def json_user(self, nick: str, **hello) -> FakeTransport:
+        transport = self.connect()
+        self.send(transport, json.dumps({"type": "hello", "protocol": 1, "nick": nick, **hello}).encode() + b"\n")
         return transport

@@ -3,7 +3,8 @@
 import pytest
 
 from selchat.server import events as ev
-from selchat.server.chat import EVERYONE, LARGE_ROOM, Member, Mode, Room
+from selchat.server.chat import EVERYONE, Member, Mode, Room
+from selchat.server.room import LARGE_ROOM
 
 
 def inbox(room: Room, outgoing) -> dict[str, list]:
@@ -301,3 +302,69 @@ def test_a_typed_line_with_nothing_visible_is_ignored_like_a_blank_one():
     [(to, error)] = room.handle(alice, ev.TextLine("/me \x1b[0m"), 0.0)  # a command: told why
     assert to is alice and error.code == "empty_message"
     assert not room.history
+
+
+# --- the join rules (the room's, not the glue's) -------------------------------------------
+
+def test_the_first_request_joins_and_is_then_handled():
+    room = Room()
+    member = room.connect()
+    out = room.receive(member, ev.TextLine("hello all"), 1.0)
+    assert member.joined
+    assert [type(e) for _, e in out] == [ev.Welcome, ev.Joined, ev.Message]
+
+
+def test_a_hello_joins_as_json_and_a_hello_that_failed_to_parse_joins_nobody():
+    room = Room()
+    member = room.connect()
+    failed = ev.Error("bad_json", "hello: not JSON")
+    assert room.receive(member, failed, 1.0, negotiating=True) == [(member, failed)] and not member.joined
+    out = room.receive(member, ev.Hello(1, "robot"), 1.0)
+    assert member.joined and member.json and member.nick == "robot"
+    assert type(out[0][1]) is ev.Welcome
+
+
+def test_a_silent_connection_is_greeted_after_the_grace_and_not_announced_until_it_speaks():
+    room = Room()
+    alice = joined(room, "alice")
+    lurker = room.connect()
+    due = Room.greeting_due(lurker, last_active=5.0)
+    assert due is not None and due > 5.0
+    out = room.greet_silently(lurker, due)
+    assert lurker.joined and inbox(room, out) == {"guest2": [room.welcome(lurker)]}
+    assert Room.greeting_due(lurker, last_active=5.0) is None  # joined: no longer waiting
+    spoke = room.receive(lurker, ev.TextLine("hi"), due + 1)
+    assert [e for e in inbox(room, spoke)[alice.nick] if type(e) is ev.Joined] == [ev.Joined("guest2", due + 1)]
+
+
+def test_a_late_hello_switches_the_member_to_json_with_its_welcome_and_nick():
+    room = Room(history=5)
+    bob = joined(room, "bob")
+    room.handle(bob, ev.Say("earlier"), 1.0)
+    late = room.connect()
+    room.greet_silently(late, 2.0)
+    out = room.receive(late, ev.Hello(1, "bob"), 3.0)  # "bob" is taken: gets "bob_"
+    assert late.json and late.nick == "bob_"
+    mine = inbox(room, [(to, e) for to, e in out if to is late])["bob_"]
+    assert [type(e) for e in mine] == [ev.Welcome, ev.History] and mine[0].nick == "bob_"
+    assert [e for e in inbox(room, out)["bob"] if type(e) is ev.NickChanged] == [ev.NickChanged("guest2", "bob_", 3.0)]
+
+
+def test_blank_lines_are_no_sign_of_life():
+    assert not Room.shows_life(ev.TextLine("   "))
+    assert Room.shows_life(ev.TextLine(" x ")) and Room.shows_life(ev.Ping("1"))
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_a_tagged_rename_to_the_current_nick_is_answered_and_an_untagged_one_is_not(mode):
+    room = Room(mode)
+    member = joined(room, "alice", json=True)
+    assert room.handle(member, ev.SetNick("alice", "n1"), 2.0) == [(member, ev.NickChanged("alice", "alice", 2.0))]
+    assert room.handle(member, ev.SetNick("alice"), 2.0) == []
+
+
+def test_each_mode_gets_its_own_room_class():
+    from selchat.server.echo import EchoRoom
+    from selchat.server.room import ChatRoom
+    assert type(Room()) is ChatRoom and type(Room(Mode.CHAT)) is ChatRoom
+    assert type(Room(Mode.ECHO)) is EchoRoom and type(Room(Mode.UPPER)) is EchoRoom

@@ -1,4 +1,7 @@
-"""Abuse limits and access control, against the real server: each refusal says why, in one line."""
+"""Abuse limits and access control, against the real server: each refusal says why, in one line.
+
+The timed rules (flood control's pace, password penalties, pings, idle, slowloris) are checked on
+a fake clock in test_service.py; what stays here is one wire-level check per limit."""
 
 import json
 import socket
@@ -22,21 +25,36 @@ def test_token_bucket_allows_a_burst_then_the_rate():
     assert bucket.take(10.0) and bucket.take(10.0) and bucket.take(10.0) and not bucket.take(10.0)
 
 
+@pytest.mark.parametrize("rate, start", [(7.0, 1000.0), (0.3, 1000.0), (3.0, 123456.789),
+                                         (10.0, 1_764_000_000.0), (3.0, 1_764_000_000.0)])
+def test_ready_at_is_a_time_when_a_token_is_there_not_now_again(rate, start):
+    # Found by float rounding: with the bucket a hair short of a token, `now + deficit / rate`
+    # rounded back to `now`, so a throttled session's timer fired again at once, forever.
+    bucket = TokenBucket(rate, 1.0, start)
+    assert bucket.take(start)
+    when = bucket.ready_at(start)
+    for _ in range(50):
+        if not bucket.take(when):
+            later = bucket.ready_at(when)
+            assert later > when, "ready_at() said now, yet no token is there"
+            when = later
+            assert bucket.take(when)
+        when = bucket.ready_at(when)
+
+
 def joined(server, nick, **kwargs) -> LineClient:
     return text_user(server.address, nick, **kwargs)
 
 
-def test_a_flooder_is_slowed_with_a_notice_loses_nothing_and_delays_no_one_else(run_server):
-    server = run_server("--rate", "5", "--burst", "5")
-    with joined(server, "flood") as flooder, joined(server, "calm") as calm, joined(server, "watch") as watcher:
-        flooder.send("".join(f"flood {n}\n" for n in range(25)))
-        flooder.expect(r"^\*\*\* flood control: more than 5 lines a second; your lines are delayed, not lost$")
-        watcher.expect(r"^<flood> flood 5$")  # the burst is through; the rest trickles at 5 a second
-        calm.send_line("my turn")
-        order = [watcher.expect(r"^<(flood|calm)> ") for _ in range(20)]
-        # The calm user's line overtakes the flooder's backlog instead of queueing behind it.
-        assert order.index("<calm> my turn") < order.index("<flood> flood 24")
-        assert [line for line in order if line.startswith("<flood>")] == [f"<flood> flood {n}" for n in range(6, 25)]
+def test_a_flooder_is_slowed_with_a_notice_and_loses_nothing_on_the_wire(run_server):
+    # The pace and the overtaking are test_service.py's; this checks the notice and the order end
+    # to end, with a fast rate so it waits little.
+    server = run_server("--rate", "20", "--burst", "5")
+    with joined(server, "flood") as flooder, joined(server, "watch") as watcher:
+        flooder.send("".join(f"flood {n}\n" for n in range(12)))
+        flooder.expect(r"^\*\*\* flood control: more than 20 lines a second; your lines are delayed, not lost$")
+        order = [watcher.expect(r"^<flood> ") for _ in range(12)]
+        assert order == [f"<flood> flood {n}" for n in range(12)]
         assert sum("flood control" in line for line in flooder.lines) == 1
 
 
@@ -55,63 +73,23 @@ def test_connections_per_address_are_limited_with_a_reason(run_server):
     second.close()
 
 
-def test_an_idle_text_connection_is_told_and_closed(run_server):
-    server = run_server("--idle-timeout", "1")
-    with LineClient(server.address) as idle, joined(server, "watcher") as watcher:
-        lines = idle.read_until_closed(timeout=5)
-        assert "*** closing: idle for 1 seconds" in lines
-        watcher.expect(r"has left \(idle timeout\)$")
-
-
-def test_a_slowloris_that_never_finishes_a_line_is_closed(run_server):
-    server = run_server("--idle-timeout", "1")
-    drip, _ = json_client(server.address)
-    drip.send(b'{"type": "mess')
-    for _ in range(40):  # a byte at a time; never a newline
-        try:
-            drip.send(b"a")
-            drip.expect(r"closing: idle", timeout=0.1)
-            break
-        except TimeoutError:
-            continue
-    else:
-        pytest.fail("a dribbling connection was never closed")
-    drip.read_until_closed(timeout=5)
-
-
-def test_a_json_client_that_answers_pings_stays(run_server):
-    server = run_server("--idle-timeout", "1")
-    client, _ = json_client(server.address, "alive")
-    for _ in range(3):  # 3 rounds of half a timeout each: well past the timeout, still connected
-        ping = client.expect_json("ping", timeout=5)
-        client.send_json({"type": "pong", "id": ping["id"]})
-    client.send_json({"type": "who"})
-    assert "alive" in client.expect_json("users")["users"]
-
-
 def test_text_users_must_give_the_password_before_they_can_chat(run_server, password_file):
     server = run_server("--password-file", password_file)
     assert "password" in server.log[0]
-    with LineClient(server.address) as client:
-        client.expect(r"^\*\*\* this server needs a password: type /pass PASSWORD$")
-        client.send_line("hello?")
-        client.expect(r"^!!! error: this server needs a password")
-        client.send_line("/pass guess")
-        client.expect(r"^!!! error: wrong password$")
+    with LineClient(server.address) as guesser:
+        guesser.expect(r"^\*\*\* this server needs a password: type /pass PASSWORD$")
+        guesser.send_line("hello?")
+        guesser.expect(r"^!!! error: this server needs a password")
+        guesser.send_line("/pass guess")
+        guesser.expect(r"^!!! error: wrong password$")
         server.wait_for_log(r"WARNING guest\d+ \(127\.0\.0\.1\): wrong password \(attempt 1\)")
+    # A second connection, so as not to wait out the guesser's penalty (test_service.py times it).
+    with LineClient(server.address) as client:
+        client.expect(r"^\*\*\* this server needs a password")
         client.send_line("/pass open sesame")
         client.expect(r"^\*\*\* welcome to selchat")
         client.send_line("in at last")
         client.expect(r"^<guest\d+> in at last$")
-
-
-def test_three_wrong_passwords_end_the_connection(run_server, password_file):
-    server = run_server("--password-file", password_file)
-    with LineClient(server.address) as client:
-        client.send("/pass a\n/pass b\n/pass c\n/pass open sesame\n")
-        lines = client.read_until_closed()
-        assert lines.count("!!! error: wrong password") == 3
-        assert not any("welcome" in line for line in lines)
 
 
 def test_json_clients_give_the_password_in_the_hello(run_server, password_file):
@@ -121,12 +99,13 @@ def test_json_clients_give_the_password_in_the_hello(run_server, password_file):
     assert good.expect_json("welcome")["nick"] == "robot"
     bad = LineClient(server.address)
     bad.send_json({"type": "hello", "protocol": 1, "password": "nope"})
-    assert bad.expect_json("error")["code"] == "bad_password"
-    bad.read_until_closed()
+    assert bad.expect_json("error")["code"] == "bad_password"  # closed after the penalty (test_service.py)
+    bad.close()
     missing = LineClient(server.address)
     missing.send_json({"type": "hello", "protocol": 1})
     assert missing.expect_json("error")["code"] == "auth_required"
     missing.read_until_closed()
+    good.close()
 
 
 def trusting(cert: str) -> ssl.SSLContext:

@@ -84,3 +84,20 @@ def test_chat_mode_still_lists_everyone():
     bob, out = joined(room, "bob")
     [welcome] = [event for _, event in out if type(event) is ev.Welcome]
     assert welcome.users == ("alice", "bob")
+
+
+def test_the_registry_compares_by_key_skips_taken_guest_nicks_and_frees_a_renamed_nick():
+    from selchat.server.members import Member
+    from selchat.server.nicks import NickRegistry
+    nicks = NickRegistry()
+    squatter = Member("GUEST1")
+    nicks.add(squatter)
+    first = Member(nicks.guest_nick())
+    nicks.add(first)
+    assert first.nick == "guest2"  # guest1 is taken, by key
+    assert nicks.holder("ｇｕｅｓｔ1") is squatter
+    assert nicks.free_variant("guest1", first) == "guest1_" and nicks.free_variant("guest2", first) == "guest2"
+    nicks.rename(first, "alice")
+    assert nicks.holder("guest2") is None and nicks.holder("ALICE") is first and len(nicks) == 2
+    nicks.remove(squatter)
+    assert nicks.members() == [first]

@@ -1,0 +1,80 @@
+"""The echo and upper rooms: each connection is a private service. Every line comes back (upper
+mode upper-cases it); nicks are not shared (two connections may hold the same one), and
+`welcome`, `who` and renames reveal no one else. A text member gets exactly one line back per
+line in: no welcome and no notices it did not ask for."""
+
+from __future__ import annotations
+
+from . import events as ev
+from .chat import Room, unsupported
+from .members import Member, Mode, Outgoing
+from .nicks import NickRegistry
+
+
+class EchoRoom(Room):
+    answers_blank_lines = True
+
+    def __init__(self, mode: Mode = Mode.ECHO, history: int = 50, max_line: int = 8192,
+                 server_name: str = "selchat", password: str | None = None) -> None:
+        super().__init__(mode, history, max_line, server_name, password)
+        self._upper = mode is Mode.UPPER
+        self._guests = NickRegistry()  # only numbers the guests: nobody is registered in it
+        self._connected: dict[Member, None] = {}  # (a dict: smaller than a set per entry)
+
+    @property
+    def connected_count(self) -> int:
+        return len(self._connected)
+
+    def connected(self) -> list[Member]:
+        return list(self._connected)
+
+    def _new_member(self, link, peer: str | None) -> Member:
+        member = Member(self._guests.guest_nick(), link, peer)
+        self._connected[member] = None
+        return member
+
+    def _enter(self, member: Member, now: float, out: Outgoing) -> Outgoing:
+        self.members.append(member)
+        if member.json:
+            out.insert(0, (member, self.welcome(member)))
+        return out
+
+    def leave(self, member: Member, reason: str, now: float) -> Outgoing:
+        self._connected.pop(member, None)
+        if member.joined:
+            member.joined = False
+            self.members.remove(member)
+        return []
+
+    def welcome(self, member: Member) -> ev.Welcome:
+        return ev.Welcome(self.server_name, self.mode.value, member.nick, (member.nick,), 1, self.max_line)
+
+    def takes_notices(self, member: Member) -> bool:
+        return member.json
+
+    def _transform(self, text: str) -> str:
+        return text.upper() if self._upper else text
+
+    # --- requests --------------------------------------------------------------------------
+
+    def _text_line(self, member: Member, request: ev.TextLine, now: float) -> Outgoing:
+        return [(member, ev.Reply(self._transform(request.text)))]
+
+    def _say(self, member: Member, request: ev.Say, now: float) -> Outgoing:
+        return [(member, ev.Reply(self._transform(request.text), request.id))]
+
+    def _act(self, member: Member, request: ev.Act, now: float) -> Outgoing:
+        return unsupported(member, "/me", self.mode, request.id)
+
+    def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
+        return unsupported(member, "private messages", self.mode, request.id)
+
+    def _renamed(self, member: Member, nick: str, now: float) -> Outgoing:
+        old, member.nick = member.nick, nick
+        return [(member, ev.NickChanged(old, nick, now))]
+
+    def _who(self, member: Member, request: ev.Who, now: float) -> Outgoing:
+        return [(member, ev.Users((member.nick,), 1))]
+
+    _handlers = {**Room._common_handlers, ev.Say: _say, ev.Act: _act, ev.Whisper: _whisper,
+                 ev.Who: _who}
