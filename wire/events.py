@@ -294,3 +294,11 @@ Request = Union[Hello, TextLine, Say, Act, Whisper, SetNick, Who, Ping, Pong, Qu
 # What the server may put on the wire.
 Notification = Union[Welcome, Message, Action, Private, Reply, Joined, Left, NickChanged, Users, Presence,
                      History, Notice, HelpText, Error, Ping, Pong]
+
+__all__ = [
+    "RequestId", "Event", "Hello", "TextLine", "Say", "Act", "Whisper", "SetNick", "Who",
+    "Ping", "Pong", "Quit", "Help", "Authenticate", "ConnectionClosed", "Welcome", "ChatLine",
+    "Message", "Action", "Private", "Reply", "Joined", "Left", "NickChanged", "Users",
+    "Presence", "History", "Notice", "HelpText", "Error", "UserList", "ServerError",
+    "ServerPing", "Request", "Notification",
+]
