@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-DEFAULT_MAX_LINE = 8192
+from selchat.wire.schema import DEFAULT_MAX_LINE  # noqa: F401  (re-exported)
 
 
 class _NeedData:

@@ -2,9 +2,9 @@
 
 It speaks just enough of docs/protocol.md (hello/welcome, message, action, nick, ping, quit) to
 test framing and reconnect logic quickly; the integration tests use the real server through
-`run_server`.  What it sends is the real server's own events, encoded by the real server's
-encoder, so the stub cannot drift from what the server says (it once sent a `reply` without the
-`id`, which the server never does).
+`run_server`. It reads requests with the server's own parser and answers with the server's own
+events and encoder (`selchat.wire`), so it cannot drift from what the server says (it once sent a
+`reply` without the `id`, which the server never does). Only the room is its own, and tiny.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import asyncio
 import json
 import time
 
-from selchat.server import events as ev
-from selchat.server.protocol import DEFAULT_MAX_LINE, encode_json
+from selchat.wire import events as ev
+from selchat.wire.notifications import encode_json
+from selchat.wire.requests import parse_json_request
+from selchat.wire.schema import DEFAULT_MAX_LINE
 
 
 class StubServer:
@@ -22,7 +24,7 @@ class StubServer:
         self.mode = mode
         self.greeting = greeting
         self.clients: dict[asyncio.StreamWriter, str] = {}
-        self.received: list[dict] = []
+        self.received: list[dict] = []  # each request's JSON object as it arrived, for assertions
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
 
@@ -45,36 +47,41 @@ class StubServer:
         for writer in self.clients:
             self._send(writer, event)
 
+    def _hello(self, writer: asyncio.StreamWriter, request: ev.Hello) -> None:
+        nick = request.nick or "guest"
+        while nick in self.clients.values():
+            nick += "_"
+        self.clients[writer] = nick
+        users = tuple(self.clients.values())
+        self._send(writer, ev.Welcome(server="selchat stub", mode=self.mode, nick=nick, users=users,
+                                      user_count=len(users), max_line=DEFAULT_MAX_LINE))
+        self._broadcast(ev.Joined(nick, time.time()))
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.greeting:
             writer.write(self.greeting.encode() + b"\n")
         try:
             while line := await reader.readline():
-                request = json.loads(line)
-                self.received.append(request)
-                kind, rid = request.get("type"), request.get("id")
-                if kind == "hello":
-                    nick = request.get("nick") or "guest"
-                    while nick in self.clients.values():
-                        nick += "_"
-                    self.clients[writer] = nick
-                    users = tuple(self.clients.values())
-                    self._send(writer, ev.Welcome("selchat stub", self.mode, nick, users, len(users),
-                                                  DEFAULT_MAX_LINE))
-                    self._broadcast(ev.Joined(nick, time.time()))
-                elif kind in ("message", "action") and self.mode != "chat":
-                    text = request["text"].upper() if self.mode == "upper" else request["text"]
-                    self._send(writer, ev.Reply(text, rid))
-                elif kind in ("message", "action"):
-                    line_class = ev.Message if kind == "message" else ev.Action
-                    self._broadcast(line_class(self.clients[writer], request["text"], time.time(), rid))
-                elif kind == "nick":
-                    old, new = self.clients[writer], request["nick"]
-                    self.clients[writer] = new
-                    self._broadcast(ev.NickChanged(old, new, time.time()))
-                elif kind == "ping":
-                    self._send(writer, ev.Pong(request.get("id")))
-                elif kind == "quit":
+                text = line.decode("utf-8", "replace")
+                self.received.append(json.loads(text))
+                request = parse_json_request(text)
+                if isinstance(request, ev.Hello):
+                    self._hello(writer, request)
+                elif isinstance(request, ev.Error):
+                    self._send(writer, request)
+                elif isinstance(request, (ev.Say, ev.Act)) and self.mode != "chat":
+                    reply = request.text.upper() if self.mode == "upper" else request.text
+                    self._send(writer, ev.Reply(reply, request.id))
+                elif isinstance(request, (ev.Say, ev.Act)):
+                    line_class = ev.Message if isinstance(request, ev.Say) else ev.Action
+                    self._broadcast(line_class(self.clients[writer], request.text, time.time(), request.id))
+                elif isinstance(request, ev.SetNick):
+                    old = self.clients[writer]
+                    self.clients[writer] = request.nick
+                    self._broadcast(ev.NickChanged(old, request.nick, time.time()))
+                elif isinstance(request, ev.Ping):
+                    self._send(writer, ev.Pong(request.id))
+                elif isinstance(request, ev.Quit):
                     break
         finally:
             nick = self.clients.pop(writer, None)

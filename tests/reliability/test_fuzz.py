@@ -13,7 +13,6 @@ import json
 import re
 import string
 import typing
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,18 +20,12 @@ from hypothesis import strategies as st
 
 from selchat.server import events as ev
 from selchat.server.chat import Member, Mode, Room
-from selchat.server.commands import parse_line
-from selchat.server.text import nick_key
-from selchat.server.protocol import (
-    NEED_DATA,
-    PARTIAL_LINE_QUIET,
-    PROTOCOL_VERSION,
-    Connection,
-    Dialect,
-    LineFramer,
-    encode_json,
-    encode_text,
-)
+from selchat.server.protocol import NEED_DATA, PARTIAL_LINE_QUIET, Connection, Dialect, LineFramer
+from selchat.wire.commands import parse_line
+from selchat.wire.notifications import encode_json
+from selchat.wire.schema import ERROR_CODES, PROTOCOL_VERSION  # the schema is held to docs/protocol.md
+from selchat.wire.text import nick_key
+from selchat.wire.text_dialect import encode_text
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -46,14 +39,6 @@ NOTIFICATION_TYPES = (
 RELAYED_ONE_LINE = (ev.Message, ev.Action, ev.Private, ev.Joined, ev.Left, ev.NickChanged, ev.Presence)
 
 
-def documented_error_codes() -> set[str]:
-    """The codes in docs/protocol.md's "Error codes" table: every error we emit must be listed."""
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
-    section = doc.split("### Error codes", 1)[1]
-    return set(re.findall(r"^\|\s*`([a-z_]+)`\s*\|", section, re.MULTILINE))
-
-
-ERROR_CODES = documented_error_codes()
 # Control characters a terminal acts on: C0 but tab, DEL, C1 (ESC is in C0); and the line
 # separators and bidi controls that can make a line lie about its content.
 UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

@@ -1,13 +1,10 @@
-"""Untrusted text: what may reach a terminal, and what a nick may be."""
+"""Untrusted text: what may reach a terminal, and what a nick may be (`selchat.wire.text`, the
+one rule for server and client)."""
 
 import pytest
 
-from lineclient import json_client, text_user
-
-from selchat.server.commands import parse_line
-from selchat.server import events as ev
 from selchat.client.sanitize import clean as client_clean
-from selchat.server.text import clean, is_valid_nick, nick_key
+from selchat.wire.text import clean, is_valid_nick, nick_key
 
 
 @pytest.mark.parametrize(
@@ -36,13 +33,14 @@ def test_clean_strips_what_could_drive_a_terminal(raw, shown):
     assert clean(raw) == shown
 
 
-def test_clean_removes_everything_the_client_removes():
-    """Report #13: the TUI stripped bidi controls and U+2028, the server relayed them to nc users.
-    Every character the client's sanitizer removes, the server removes too (tabs: the client turns
-    them into spaces, the server keeps them)."""
-    client_removes = [chr(c) for c in range(0x3000) if chr(c) != "\t" and client_clean(f"a{chr(c)}b") == "ab"]
-    assert "\u202e" in client_removes and "\u2028" in client_removes
-    assert [ch for ch in client_removes if clean(f"a{ch}b") != "ab"] == []
+def test_the_client_cleans_by_the_same_rule_with_tabs_as_spaces():
+    """Report #13: the TUI stripped bidi controls and U+2028, the server relayed them to nc users,
+    because each had its own sanitizer. Now there is one; the client's only difference is that a
+    tab becomes a space (its log lays text out in cells)."""
+    for code in range(0x3000):
+        text = f"a{chr(code)}b\x1b[31mc\u202e"
+        assert client_clean(text) == clean(text).replace("\t", " "), hex(code)
+    assert client_clean("a\tb") == "a b" and clean("a\tb") == "a\tb"
 
 
 @pytest.mark.parametrize("nick", ["alice", "Bob", "_x", "[away]", "a-b", "José", "x" * 16, "a1",
@@ -87,46 +85,3 @@ def test_nicks_are_the_same_regardless_of_case():
 def test_nicks_are_the_same_once_nfkc_normalised(look_alike):
     assert nick_key(look_alike) == nick_key("alice")
     assert nick_key("\u212a") == nick_key("k")  # KELVIN SIGN
-
-
-@pytest.mark.parametrize(
-    "line, expected",
-    [
-        ("hello", ev.Say("hello")),
-        ("//etc/passwd", ev.Say("/etc/passwd")),
-        ("/nick bob", ev.SetNick("bob")),
-        ("/NICK bob", ev.SetNick("bob")),
-        ("/who", ev.Who()),
-        ("/me waves hello", ev.Act("waves hello")),
-        ("/msg bob are you there", ev.Whisper("bob", "are you there")),
-        ("/ping", ev.Ping()),
-        ("/quit gone fishing", ev.Quit("gone fishing")),
-        ("/quit", ev.Quit("")),
-        ("/help", ev.Help()),
-    ],
-)
-def test_commands_parse_into_requests(line, expected):
-    assert parse_line(line) == expected
-
-
-@pytest.mark.parametrize("line, code", [("/bogus", "unknown_command"), ("/", "unknown_command"),
-                                        ("/nick", "bad_request"), ("/nick a b", "bad_request"),
-                                        ("/msg bob", "bad_request"), ("/me", "bad_request")])
-def test_bad_commands_are_errors(line, code):
-    result = parse_line(line)
-    assert isinstance(result, ev.Error) and result.code == code
-
-
-def test_blank_lines_are_ignored():
-    assert parse_line("") is None and parse_line("   ") is None
-
-
-def test_bidi_controls_and_line_separators_never_reach_an_nc_user(run_server):
-    """Report #13: U+202E, U+202C, U+2066, U+2069 and U+2028 were relayed to text users."""
-    server = run_server()
-    with text_user(server.address, "alice") as alice, text_user(server.address, "bob") as bob:
-        robot, _ = json_client(server.address, "robot")
-        alice.send_line("see \u202etxt.exe\u202c and \u2066x\u2069 and\u2028*** admin has joined")
-        assert bob.expect(r"^<alice> see") == "<alice> see txt.exe and x and*** admin has joined"
-        assert robot.expect_json("message")["text"] == "see txt.exe and x and*** admin has joined"
-        robot.close()

@@ -1,0 +1,158 @@
+"""JSON notifications, server -> client: the server's encoder and the client's decoder.
+
+`encode_json(event)` is what a server puts on the wire; `decode(line)` is what a client makes of
+it, with every piece of text passed through `text.clean` (tabs as spaces) once, here, so nothing
+downstream can forget to. tests/wire/test_roundtrip.py puts the two face to face.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import events as ev
+from .schema import DEFAULT_MAX_LINE, PROTOCOL_VERSION
+from .text import clean
+
+
+def json_line(obj: dict) -> bytes:
+    """One JSON object as one line of compact UTF-8 (both directions write with it)."""
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8", "replace")
+
+
+# --- the server's side: encoding ----------------------------------------------------------------
+
+
+def _with_id(obj: dict, rid) -> dict:
+    if rid is not None:
+        obj["id"] = rid
+    return obj
+
+
+def _json_chat_line(event: ev.ChatLine) -> dict:
+    if event.kind == "private":
+        return _with_id({"type": "private", "from": event.sender, "to": event.to, "text": event.text,
+                         "ts": event.ts}, event.id)
+    obj = {"type": event.kind, "from": event.sender, "text": event.text, "ts": event.ts}
+    if event.replay:
+        obj["replay"] = True
+    return _with_id(obj, event.id)
+
+
+_JSON_ENCODERS = {
+    ev.Welcome: lambda e: [{"type": "welcome", "protocol": PROTOCOL_VERSION, "server": e.server, "mode": e.mode,
+                            "nick": e.nick, "users": list(e.users), "user_count": e.user_count,
+                            "max_line": e.max_line}],
+    ev.Message: lambda e: [_json_chat_line(e)],
+    ev.Action: lambda e: [_json_chat_line(e)],
+    ev.Private: lambda e: [_json_chat_line(e)],
+    ev.ChatLine: lambda e: [_json_chat_line(e)],
+    ev.Reply: lambda e: [_with_id({"type": "reply", "text": e.text}, e.id)],
+    ev.Joined: lambda e: [{"type": "join", "nick": e.nick, "ts": e.ts}],
+    ev.Left: lambda e: [{"type": "leave", "nick": e.nick, "reason": e.reason, "ts": e.ts}],
+    ev.NickChanged: lambda e: [{"type": "nick", "old": e.old, "new": e.new, "ts": e.ts}],
+    ev.Users: lambda e: [{"type": "users", "users": list(e.users), "user_count": e.user_count}],
+    ev.Presence: lambda e: [{"type": "presence", "joined": list(e.joined), "left": list(e.left),
+                             "joined_count": e.joined_count, "left_count": e.left_count,
+                             "user_count": e.user_count}],
+    ev.History: lambda e: [_json_chat_line(x) for x in e.events],
+    ev.Notice: lambda e: [{"type": "notice", "text": e.text, "code": e.code}],
+    ev.HelpText: lambda e: [{"type": "notice", "text": line, "code": "help"} for line in e.lines],
+    ev.Error: lambda e: [_with_id({"type": "error", "code": e.code, "message": e.message}, e.id)],
+    ev.Ping: lambda e: [{"type": "ping", "id": e.id}],
+    ev.Pong: lambda e: [{"type": "pong", "id": e.id}],
+}
+
+
+def encode_json(event) -> bytes:
+    """One notification as JSON lines."""
+    return b"".join(json_line(obj) for obj in _JSON_ENCODERS[type(event)](event))
+
+
+# --- the client's side: decoding ----------------------------------------------------------------
+
+
+def _text(obj: dict, key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    return clean(value if isinstance(value, str) else str(value), tab=" ")
+
+
+def _code(obj: dict) -> str | None:
+    """A notice's code: absent and null are both "none"."""
+    return _text(obj, "code") or None
+
+
+def _ts(obj: dict) -> float | None:
+    ts = obj.get("ts")
+    return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+
+
+def _nicks(obj: dict, key: str) -> tuple[str, ...]:
+    value = obj.get(key)
+    return tuple(clean(str(n), tab=" ") for n in value) if isinstance(value, list) else ()
+
+
+def _count(obj: dict, key: str, default: int) -> int:
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _id(obj: dict) -> str | int | None:
+    value = obj.get("id")
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _welcome(obj: dict) -> ev.Welcome:
+    users = _nicks(obj, "users")
+    return ev.Welcome(server=_text(obj, "server"), mode=_text(obj, "mode") or "chat", nick=_text(obj, "nick"),
+                      users=users, user_count=_count(obj, "user_count", len(users)),
+                      max_line=_count(obj, "max_line", DEFAULT_MAX_LINE))
+
+
+def _chat_line(obj: dict) -> ev.ChatLine:
+    kind = obj["type"]
+    to = _text(obj, "to") if kind == "private" else None
+    return ev.ChatLine(kind, _text(obj, "from"), _text(obj, "text"), _ts(obj), to, _id(obj),
+                       obj.get("replay") is True)
+
+
+def _users(obj: dict) -> ev.Users:
+    users = _nicks(obj, "users")
+    return ev.Users(users, _count(obj, "user_count", len(users)))
+
+
+_DECODERS = {
+    "welcome": _welcome,
+    "message": _chat_line,
+    "action": _chat_line,
+    "private": _chat_line,
+    "reply": lambda o: ev.Reply(_text(o, "text"), _id(o)),
+    "join": lambda o: ev.Joined(_text(o, "nick"), _ts(o)),
+    "leave": lambda o: ev.Left(_text(o, "nick"), _text(o, "reason"), _ts(o)),
+    "nick": lambda o: ev.NickChanged(_text(o, "old"), _text(o, "new"), _ts(o)),
+    "users": _users,
+    "presence": lambda o: ev.Presence(_nicks(o, "joined"), _nicks(o, "left"), _count(o, "joined_count", 0),
+                                      _count(o, "left_count", 0), _count(o, "user_count", 0)),
+    "notice": lambda o: ev.Notice(_text(o, "text"), _code(o)),
+    "error": lambda o: ev.Error(_text(o, "code") or "error", _text(o, "message"), _id(o)),
+    "ping": lambda o: ev.Ping(o.get("id")),
+    "pong": lambda o: ev.Pong(o.get("id")),
+}
+
+
+def decode(line: str | bytes) -> ev.Event | None:
+    """Parse one server line; None for anything that is not a JSON object of a known type.
+
+    Before `welcome` a server may send text-dialect lines (its greeting); they decode to None and
+    are ignored, as the protocol asks. Unknown types are ignored too, so the server can grow.
+    """
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("type")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    return decoder(obj) if decoder is not None else None
