@@ -18,13 +18,15 @@ The join rules (they were the glue's, now they are the room's, so they are teste
 
 from __future__ import annotations
 
+from selchat.wire.commands import HELP_LINES, parse_line
+from selchat.wire.schema import DEFAULT_MAX_LINE
+from selchat.wire.text import NICK_MAX, clean, is_valid_nick
+
 from . import events as ev
-from .commands import HELP_LINES, parse_line
 from .gate import PasswordGate
 from .members import EVERYONE, AllExcept, Member, Mode, Outgoing, Recipients
 from .nicks import bad_nick_message
 from .protocol import HELLO_GRACE
-from .text import NICK_MAX, clean, is_valid_nick
 
 __all__ = ["EVERYONE", "AllExcept", "Member", "Mode", "Outgoing", "Recipients", "Room", "HELLO_GRACE"]
 
@@ -44,7 +46,7 @@ class Room:
             cls = ChatRoom if mode is Mode.CHAT else EchoRoom
         return super().__new__(cls)
 
-    def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = 8192,
+    def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = DEFAULT_MAX_LINE,
                  server_name: str = "selchat", password: str | None = None) -> None:
         self.mode = mode
         # Whitespace around the password is not part of it, in the file or typed (see gate.py).

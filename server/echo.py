@@ -5,6 +5,8 @@ line in: no welcome and no notices it did not ask for."""
 
 from __future__ import annotations
 
+from selchat.wire.schema import DEFAULT_MAX_LINE
+
 from . import events as ev
 from .chat import Room, unsupported
 from .members import Member, Mode, Outgoing
@@ -14,7 +16,7 @@ from .nicks import NickRegistry
 class EchoRoom(Room):
     answers_blank_lines = True
 
-    def __init__(self, mode: Mode = Mode.ECHO, history: int = 50, max_line: int = 8192,
+    def __init__(self, mode: Mode = Mode.ECHO, history: int = 50, max_line: int = DEFAULT_MAX_LINE,
                  server_name: str = "selchat", password: str | None = None) -> None:
         super().__init__(mode, history, max_line, server_name, password)
         self._upper = mode is Mode.UPPER

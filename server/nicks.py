@@ -3,8 +3,9 @@ case-folded: see text.py), guest nicks for newcomers, and free variants for a ta
 
 from __future__ import annotations
 
+from selchat.wire.text import NICK_MAX, clean, nick_key
+
 from .members import Member
-from .text import NICK_MAX, clean, nick_key
 
 
 class NickRegistry:

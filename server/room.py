@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 
+from selchat.wire.schema import DEFAULT_MAX_LINE
+from selchat.wire.text import NICK_MAX, clean
+
 from . import events as ev
 from .chat import Room, nothing_visible
 from .members import EVERYONE, AllExcept, Member, Mode, Outgoing
 from .nicks import NickRegistry
 from .quiet import QuietMembers
-from .text import NICK_MAX, clean
 
 # Above this many members, joins and leaves are summed up once a second rather than announced
 # one by one: with n members a join storm would otherwise send O(n^2) notices.
@@ -50,7 +52,7 @@ class _Tally:
 class ChatRoom(Room):
     announces_presence = True
 
-    def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = 8192,
+    def __init__(self, mode: Mode = Mode.CHAT, history: int = 50, max_line: int = DEFAULT_MAX_LINE,
                  server_name: str = "selchat", password: str | None = None) -> None:
         super().__init__(mode, history, max_line, server_name, password)
         self.history: deque = deque(maxlen=max(history, 0))

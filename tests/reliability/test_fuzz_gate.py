@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from selchat.server import events as ev
 from selchat.server.chat import Mode, Room
 from selchat.server.gate import PasswordGate
-from selchat.server.text import clean, is_valid_nick, nick_key
+from selchat.wire.text import clean, is_valid_nick, nick_key
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
