@@ -33,6 +33,8 @@ class SelchatApp(App):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "selchat"
+    # Below 60 columns the user list is hidden (styles/app.tcss: Screen.-narrow #users).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-wide")]
 
     def __init__(
         self,

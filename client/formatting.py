@@ -11,20 +11,14 @@ already removed control characters and escape sequences.)
 from __future__ import annotations
 
 import time
-import zlib
 from typing import Any, Callable
 
 from rich.text import Text
 
+from . import palette
 from .session import (
     ChatLine, Delivery, Joined, Left, NickChanged, Notice, OutgoingLine, Presence, Reply,
     ServerError, UserList, Welcome,
-)
-
-# Colours that read well on dark and light backgrounds; red is left out so errors stand alone.
-NICK_COLOURS = (
-    "#5fafff", "#5fd75f", "#d7af5f", "#af87ff", "#5fd7d7", "#ff87d7", "#87d700", "#ffaf00",
-    "#00afaf", "#d787af", "#87afd7", "#afaf00",
 )
 
 DELIVERY_MARKS = {
@@ -43,8 +37,9 @@ def clock_time(ts: float | None) -> str:
 
 
 def nick_colour(nick: str) -> str:
-    """A colour for `nick` that is the same in every run and every client (crc32, not hash())."""
-    return NICK_COLOURS[zlib.crc32(nick.casefold().encode()) % len(NICK_COLOURS)]
+    """The nick's colour from `palette`, as the user list draws it; the log makes it readable on
+    the theme's background when it draws the line."""
+    return palette.nick_colour(nick)
 
 
 def _start(stamp: str, mark: str = " ", mark_style: str = "") -> Text:

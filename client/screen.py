@@ -41,7 +41,8 @@ class ChatScreen(Screen):
         Binding("pageup", "scroll_log('page_up')", "Scroll up", show=False),
         Binding("pagedown", "scroll_log('page_down')", "Scroll down", show=False),
         Binding("ctrl+end", "jump_to_bottom", "Newest", show=False, priority=True),
-        Binding("ctrl+l", "clear", "Clear", show=False),
+        # weechat's /window refresh, irssi's refresh_screen: repaint, never clear (/clear does).
+        Binding("ctrl+l", "redraw", "Redraw", show=False),
     ]
 
     def __init__(self, client: ChatClient, address: str, *, tls: bool = False,
@@ -177,6 +178,10 @@ class ChatScreen(Screen):
         else:
             self.log_view.scroll_page_down(animate=False)
 
+    def action_redraw(self) -> None:
+        """Repaint every cell, for when the terminal drew something differently from us."""
+        self.app.refresh(repaint=True, layout=True)
+
     def action_clear(self) -> None:
         self.log_view.clear()
 
@@ -263,7 +268,8 @@ class ChatScreen(Screen):
                 self.write([formatting.notice_line(f"{usage:<16} {what}", self.timestamp)
                             for usage, what in commands.HELP])
                 self.note("keys: Enter send · Up/Down history · Tab complete nick · "
-                          "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+P palette · Ctrl+Q quit")
+                          "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+L redraw · drag+Ctrl+C copy · "
+                          "Ctrl+P palette · Ctrl+Q quit")
             case commands.Password(password):
                 if password:
                     self.use_password(password)

@@ -97,11 +97,6 @@ class ConversationLog(ScrollView, can_focus=False):
         end = self.line_count if end is None else min(end, self.line_count)
         return [self._row(y).text for y in range(max(0, start), end)]
 
-    @property
-    def _lines(self) -> list[Strip]:
-        """Every row rendered: only for tests written against the eager log (test_app.py)."""
-        return [self._row(y) for y in range(self.line_count)]
-
     def top_entry(self) -> tuple[int, int] | None:
         """The index of the entry at the top of the view, and how many of its rows are above it."""
         if not self.entry_count:

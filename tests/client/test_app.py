@@ -146,7 +146,7 @@ async def test_markup_and_escapes_from_others_show_literally(chat_server, json_p
         assert "\x1b" not in line and "pwned" not in line
         # and it is drawn as typed, not as styles/links
         await pilot.pause()
-        screen_text = "\n".join(strip.text for strip in app.log_view._lines)
+        screen_text = "\n".join(app.log_view.rows())
         assert "[bold red]x[/]" in screen_text
 
 
