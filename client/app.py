@@ -1,15 +1,18 @@
 """The selchat Textual app: builds the network client, runs it, and hosts the `ChatScreen`.
 
-The network layer runs as a worker on the app's own event loop.  Its events arrive through a
-queue and are handed to the screen in batches (`NetEvents`), at most `UI_BATCH_HZ` times a second
-during a flood, so a burst of 20,000 lines costs a few dozen repaints rather than 20,000.  What
-the events look like and what the user's lines do is the screen's business (`screen.py`).
+The network layer runs as a worker on the app's own event loop and reads the socket at network
+speed: every event it reports goes into a `Backlog` at once.  A second worker hands the backlog to
+the screen a frame at a time: at most `FRAME_BUDGET` seconds of drawing per `1 / UI_FRAME_HZ`,
+so keys are handled between frames even during a flood, and lines that came faster than the
+screen could ever show them are skipped (and counted) in the backlog, not formatted.  What the
+events look like and what the user's lines do is the screen's business (`screen.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from typing import Callable, Iterable
 
 from textual import work
@@ -17,15 +20,17 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from . import commands, formatting
+from .backlog import Backlog, drain
 from .net import ChatClient
 from .screen import ChatScreen
-from .session import ConnectionState, Event, LagMeasured, OutgoingLine, StatusChanged
+from .session import ConnectionState, Event, OutgoingLine, StatusChanged
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, StatusBar
 from .widgets import UserList as UserListWidget
-from .widgets.messages import ConnectionStatus, LagUpdate, NetEvents
 
-UI_BATCH_HZ = 30
-MAX_BATCH = 5000
+# The screen takes the backlog at most this often, and draws for at most FRAME_BUDGET seconds
+# each time: the rest of the frame is for keys, the repaint and reading the socket.
+UI_FRAME_HZ = 30
+FRAME_BUDGET = 0.008
 
 
 class SelchatApp(App):
@@ -53,9 +58,10 @@ class SelchatApp(App):
         self.host, self.port = host, port
         self.tls = tls is not None
         self.timestamp = timestamp
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self.backlog = Backlog()
+        self._backlog_ready = asyncio.Event()
         # The password goes straight to the network layer; the app keeps no copy.
-        self.client = client_factory(host, port, nick, self._events.put_nowait,
+        self.client = client_factory(host, port, nick, self._receive,
                                      ping_interval=ping_interval, tls=tls, password=password)
         self.autoconnect = autoconnect
         self._quit_warned = False
@@ -102,9 +108,9 @@ class SelchatApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = self.address
+        self.pump_events()
         if self.autoconnect:
             self.run_network()
-            self.pump_events()
 
     # -- network worker -------------------------------------------------------------------------
 
@@ -116,36 +122,35 @@ class SelchatApp(App):
             self.deliver([StatusChanged(ConnectionState.DISCONNECTED, self.host, self.port,
                                         reason=f"network error: {exc!r}")])
 
+    def _receive(self, event: Event) -> None:
+        """The network layer's callback: queue, never draw (it must get back to the socket)."""
+        self.backlog.push(event)
+        self._backlog_ready.set()
+
     @work(group="events", exit_on_error=False)
     async def pump_events(self) -> None:
-        """Move events from the network layer to the screen in batches."""
-        queue = self._events
+        """Hand the backlog to the screen, one frame's budget at a time."""
+        ready = self._backlog_ready
         while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < MAX_BATCH:
-                batch.append(queue.get_nowait())
-            self.deliver(batch)
-            # Give the UI the rest of this frame; lines arriving meanwhile join the next batch.
-            await asyncio.sleep(1 / UI_BATCH_HZ)
+            await ready.wait()
+            ready.clear()
+            while self.backlog:
+                if not self.chat_screen.ready:  # events before the screen's mount wait for it
+                    await asyncio.sleep(1 / UI_FRAME_HZ)
+                    continue
+                drain(self.backlog, self.deliver, time.perf_counter, FRAME_BUDGET)
+                # The rest of the frame goes to keys and the repaint; lines arriving meanwhile
+                # join the backlog (and may be skipped there if they outrun the screen).
+                await asyncio.sleep(1 / UI_FRAME_HZ)
 
     def deliver(self, batch: Iterable[Event]) -> None:
-        """Post events to the screen: chat events as one batch, status and lag as replaceable.
-
-        A status change goes in the batch too: the status bar only needs the newest, but the log
-        must note every lost connection, even one that came back within the same batch.
-        """
-        screen = self.chat_screen
-        chat: list[Event] = []
-        for event in batch:
-            if isinstance(event, StatusChanged):
-                screen.post_message(ConnectionStatus(event))
-                chat.append(event)
-            elif isinstance(event, LagMeasured):
-                screen.post_message(LagUpdate(event.seconds))
-            else:
-                chat.append(event)
-        if chat:
-            screen.post_message(NetEvents(chat))
+        """Draw events on the screen now, in order (tests call this directly); before the
+        screen is up they wait in the backlog."""
+        if self.chat_screen.ready:
+            self.chat_screen.show_events(list(batch))
+        else:
+            for event in batch:
+                self._receive(event)
 
     # -- quitting -------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from rich.text import Text
 
 from . import palette
+from .backlog import Skipped
 from .session import (
     ChatLine, Delivery, Joined, Left, NickChanged, Notice, OutgoingLine, Presence, Reply,
     ServerError, UserList, Welcome,
@@ -133,6 +134,8 @@ RENDERERS: dict[type, Callable[[Any, str, Timestamp], Text]] = {
     Presence: lambda e, nick, stamp: notice_line(
         f"{e.joined_count} joined, {e.left_count} left ({e.user_count} here)", stamp),
     Notice: lambda e, nick, stamp: notice_line(e.text, stamp),
+    Skipped: lambda e, nick, stamp: notice_line(
+        f"… {e.count:,} lines skipped: they came faster than the screen could show them …", stamp),
     ServerError: lambda e, nick, stamp: error_line(f"error: {e.message or e.code}", stamp),
 }
 

@@ -28,6 +28,8 @@ from .session import (
 
 # A line may be up to the server's --max-line (8 KiB by default) as JSON-escaped text; leave room.
 READ_LIMIT = 1 << 20
+# Bytes taken from the stream per read: a thousand lines or so, handed to the session at once.
+READ_CHUNK = 1 << 16
 # How long a TLS connection may take to say goodbye (close_notify) before it is just dropped.
 TLS_SHUTDOWN_TIMEOUT = 2.0
 
@@ -50,6 +52,26 @@ class Backoff:
         nominal = min(self.cap, self.first * 2 ** min(attempt - 1, 32))
         rng = self.rng or random
         return min(self.cap, nominal * rng.uniform(1 - self.jitter, 1 + self.jitter))
+
+
+class LineSplitter:
+    """Bytes in, complete lines out (without their b"\\n"); a line longer than `limit` is
+    dropped whole, as no selchat line is that long."""
+
+    def __init__(self, limit: int = READ_LIMIT) -> None:
+        self.limit = limit
+        self._partial = b""
+        self._discarding = False  # inside an over-long line: drop up to its end
+
+    def feed(self, data: bytes) -> list[bytes]:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        if self._discarding and lines:
+            lines.pop(0)  # the tail of the over-long line
+            self._discarding = False
+        if len(self._partial) > self.limit:
+            self._partial, self._discarding = b"", True
+        return [line for line in lines if len(line) <= self.limit]
 
 
 class ChatClient:
@@ -240,13 +262,12 @@ class ChatClient:
         try:
             self._write(self.session.connection_made(loop.time(), self._password))
             self._arm_timer()
-            while True:
-                try:
-                    line = await reader.readline()
-                except ValueError:  # a line over READ_LIMIT: no selchat line is; skip it
-                    continue
-                if not line or not self._carry_out(self.session.receive(line, loop.time())):
-                    break
+            lines = LineSplitter()
+            # Read at network speed: a chunk at a time, every line of it to the session at once
+            # (the UI takes its events from a backlog later, a frame at a time).
+            while (data := await reader.read(READ_CHUNK)) and self._receive_all(lines.feed(data)):
+                # Buffered data would be returned without a pause: let keys and frames in.
+                await asyncio.sleep(0)
         except (OSError, asyncio.IncompleteReadError) as exc:
             error = describe_connect_error(exc, self.host, port)
         finally:
@@ -256,6 +277,12 @@ class ChatClient:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), TLS_SHUTDOWN_TIMEOUT)
         return self.session.connection_lost(error)
+
+    def _receive_all(self, lines: list[bytes]) -> bool:
+        """Hand the session each line; False when it said to hang up."""
+        now = asyncio.get_running_loop().time()
+        receive = self.session.receive
+        return all(self._carry_out(receive(line, now)) for line in lines)
 
     def _carry_out(self, step: Step) -> bool:
         """Do what the session said; False when it said to hang up."""

@@ -17,21 +17,21 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from . import commands, formatting
+from .backlog import Skipped
 from .session import (
-    ConnectionState, Delivery, DeliveryChanged, Joined, Left, NickChanged, OutgoingLine,
-    PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
+    ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
+    OutgoingLine, PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
 )
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
 from .widgets import UserList as UserListWidget
-from .widgets.messages import ConnectionStatus, LagUpdate, NetEvents
 
 if TYPE_CHECKING:
     from .net import ChatClient
 
 # Pastes of more lines than this ask first: sending 200 lines by accident is worse than a prompt.
 PASTE_CONFIRM_LINES = 5
-# Events after which the user list is drawn again.
-USER_LIST_EVENTS = (Welcome, Joined, Left, NickChanged, UserList, Presence)
+# Events after which the user list is drawn again (skipped lines may have been joins).
+USER_LIST_EVENTS = (Welcome, Joined, Left, NickChanged, UserList, Presence, Skipped)
 
 
 class ChatScreen(Screen):
@@ -80,15 +80,15 @@ class ChatScreen(Screen):
         self.user_list.show([], 0, "")
         self.chat_input.focus()
 
+    @property
+    def ready(self) -> bool:
+        """Mounted, with its widgets found: it can draw events."""
+        return hasattr(self, "new_below")
+
     def nicks(self) -> list[str]:
         return list(self.client.session.users)
 
     # -- what the network layer reports ---------------------------------------------------------
-
-    @on(ConnectionStatus)
-    def show_status(self, message: ConnectionStatus) -> None:
-        """The status bar shows the newest state (older ones in the queue were replaced)."""
-        self.status_bar.set(status=message.status, pending=self._queued_count())
 
     def _note_loss(self, status: StatusChanged) -> None:
         """The log notes why a connection was lost: once per distinct reason, not once per
@@ -102,28 +102,39 @@ class ChatScreen(Screen):
                 else "not connected, will keep trying"
             self.note(f"{what}: {status.reason}")
 
-    @on(LagUpdate)
-    def show_lag(self, message: LagUpdate) -> None:
-        self.status_bar.set(lag=message.seconds)
+    def show_events(self, events: list[Event]) -> None:
+        """Draw a batch: each event's line from `formatting.RENDERERS`, plus what it changes.
 
-    @on(NetEvents)
-    def show_events(self, message: NetEvents) -> None:
-        """Draw a batch: each event's line from `formatting.RENDERERS`, plus what it changes."""
+        Every status change reaches `_note_loss` in order, so a connection lost and regained
+        within one batch is still noted; the status bar and the lag show only the newest.
+        """
         session = self.client.session
         lines: list[Text] = []
         users_changed = False
-        for event in message.events:
+        status: StatusChanged | None = None
+        lag: LagMeasured | None = None
+        for event in events:
             line = formatting.render(event, session.nick, self.timestamp)
             if line is not None:
                 lines.append(line)
             effect = self._EFFECTS.get(type(event))
             if effect is not None:
                 effect(self, event)
+            if isinstance(event, StatusChanged):
+                status = event
+            elif isinstance(event, LagMeasured):
+                lag = event
             users_changed = users_changed or isinstance(event, USER_LIST_EVENTS)
         self.write(lines)
+        bar: dict[str, Any] = {"pending": self._queued_count()}
         if users_changed:
             self.user_list.show(session.users, session.user_count, session.nick)
-        self.status_bar.set(pending=self._queued_count())
+            bar["nick"] = session.nick or session.wanted_nick
+        if status is not None:
+            bar["status"] = status
+        if lag is not None:
+            bar["lag"] = lag.seconds
+        self.status_bar.set(**bar)
 
     def _mark_delivery(self, event: DeliveryChanged) -> None:
         self.log_view.replace(event.line.id, self._outgoing_text(event.line))
