@@ -24,6 +24,7 @@ from .backlog import Backlog, drain
 from .net import ChatClient
 from .screen import ChatScreen
 from .session import ConnectionState, Event, OutgoingLine, StatusChanged
+from .transcript import Transcript
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, StatusBar
 from .widgets import UserList as UserListWidget
 
@@ -53,6 +54,7 @@ class SelchatApp(App):
         tls: ssl.SSLContext | None = None,
         password: str | None = None,
         client_factory: Callable[..., ChatClient] = ChatClient,
+        log_file: str | None = None,
     ) -> None:
         super().__init__()
         self.host, self.port = host, port
@@ -66,8 +68,9 @@ class SelchatApp(App):
         self.autoconnect = autoconnect
         self._quit_warned = False
         # Made here, not on first compose, so it can be reached while a modal is the active screen.
+        self.transcript = Transcript.open(log_file) if log_file else None
         self.chat_screen = ChatScreen(self.client, self.address, tls=self.tls, timestamp=timestamp,
-                                      id="_default")
+                                      id="_default", transcript=self.transcript)
 
     @property
     def address(self) -> str:
@@ -105,6 +108,10 @@ class SelchatApp(App):
 
     def send_lines(self, lines: list[str]) -> None:
         self.chat_screen.send_lines(lines)
+
+    def on_unmount(self) -> None:
+        if self.transcript is not None:
+            self.transcript.close()
 
     def on_mount(self) -> None:
         self.sub_title = self.address

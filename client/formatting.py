@@ -10,7 +10,9 @@ already removed control characters and escape sequences.)
 
 from __future__ import annotations
 
+import re
 import time
+from functools import lru_cache
 from typing import Any, Callable
 
 from rich.text import Text
@@ -30,6 +32,27 @@ DELIVERY_MARKS = {
 }
 
 Timestamp = Callable[[float | None], str]
+
+# The mark of a line that mentions our nick, or of a private message to us (weechat's highlight).
+HIGHLIGHT_MARK = "●"
+HIGHLIGHT_STYLE = "bold yellow"
+
+
+@lru_cache(maxsize=16)
+def _nick_pattern(nick: str) -> re.Pattern[str]:
+    # A word of its own: `alice:` and `ALICE?` mention alice; `malice` and `alice_` do not.
+    return re.compile(rf"(?<!\w){re.escape(nick)}(?!\w)", re.IGNORECASE)
+
+
+def mentions(text: str, nick: str) -> bool:
+    """Whether `text` names `nick` as a word, in any case."""
+    return bool(nick) and _nick_pattern(nick).search(text) is not None
+
+
+def is_highlight(event: object, own_nick: str) -> bool:
+    """Someone else's private message to us, or a line of theirs that mentions us."""
+    return isinstance(event, ChatLine) and bool(own_nick) and event.sender != own_nick \
+        and (event.kind == "private" or mentions(event.text, own_nick))
 
 
 def clock_time(ts: float | None) -> str:
@@ -70,10 +93,13 @@ def _append_body(line: Text, kind: str, nick: str, text: str, own: bool) -> None
 def chat_line(event: ChatLine, own_nick: str, stamp: Timestamp = clock_time) -> Text:
     """Someone's message, action or private message."""
     own = event.sender == own_nick
-    line = _start(stamp(event.ts))
+    highlight = is_highlight(event, own_nick)
+    line = _start(stamp(event.ts), *((HIGHLIGHT_MARK, HIGHLIGHT_STYLE) if highlight else ()))
     if event.kind == "private":
         line.append("[private] " if not own else f"[private to {event.to}] ", "bold magenta")
     _append_body(line, event.kind, event.sender, event.text, own)
+    if highlight:
+        line.stylize("bold", len(line) - len(event.text))
     return line
 
 

@@ -18,8 +18,9 @@ from textual.screen import Screen
 
 from . import commands, formatting
 from .backlog import Skipped
+from .transcript import Transcript
 from .session import (
-    ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
+    ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
     OutgoingLine, PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
 )
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
@@ -46,8 +47,10 @@ class ChatScreen(Screen):
     ]
 
     def __init__(self, client: ChatClient, address: str, *, tls: bool = False,
-                 timestamp: formatting.Timestamp = formatting.clock_time, id: str | None = None) -> None:
+                 timestamp: formatting.Timestamp = formatting.clock_time, id: str | None = None,
+                 transcript: Transcript | None = None) -> None:
         super().__init__(id=id)
+        self.transcript = transcript
         self.client = client
         self.address = address
         self.tls = tls
@@ -113,6 +116,7 @@ class ChatScreen(Screen):
         users_changed = False
         status: StatusChanged | None = None
         lag: LagMeasured | None = None
+        ring = False
         for event in events:
             line = formatting.render(event, session.nick, self.timestamp)
             if line is not None:
@@ -125,7 +129,11 @@ class ChatScreen(Screen):
             elif isinstance(event, LagMeasured):
                 lag = event
             users_changed = users_changed or isinstance(event, USER_LIST_EVENTS)
+            ring = ring or (isinstance(event, ChatLine) and not event.replay
+                            and formatting.is_highlight(event, session.nick))
         self.write(lines)
+        if ring and not self.app.app_focus:
+            self.app.bell()  # once per batch: a burst of mentions is one ring, not fifty
         bar: dict[str, Any] = {"pending": self._queued_count()}
         if users_changed:
             self.user_list.show(session.users, session.user_count, session.nick)
@@ -168,6 +176,8 @@ class ChatScreen(Screen):
 
     def write(self, texts: list[Text]) -> None:
         self.log_view.add([(text, None) for text in texts])
+        if self.transcript is not None:
+            self.transcript.write(text.plain for text in texts)
 
     def note(self, text: str) -> None:
         self.write([formatting.notice_line(text, self.timestamp)])
@@ -245,7 +255,10 @@ class ChatScreen(Screen):
             line = self.client.send_action(text)
         else:
             line = self.client.send_private(to or "", text)
-        self.log_view.add([(self._outgoing_text(line), line.id)])
+        text = self._outgoing_text(line)
+        self.log_view.add([(text, line.id)])
+        if self.transcript is not None:
+            self.transcript.write([text.plain])
         self.log_view.jump_to_bottom()
         self.status_bar.set(pending=self._queued_count())
         return line
