@@ -28,10 +28,12 @@ from .transcript import Transcript
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, StatusBar
 from .widgets import UserList as UserListWidget
 
-# The screen takes the backlog at most this often, and draws for at most FRAME_BUDGET seconds
-# each time: the rest of the frame is for keys, the repaint and reading the socket.
-UI_FRAME_HZ = 30
-FRAME_BUDGET = 0.008
+# While lines keep coming the screen takes the backlog at most this often, and formats for at most
+# FRAME_BUDGET seconds each time: the rest of the frame is for keys, the repaint (a scrolled log
+# repaints every row) and reading the socket.  A line after a quiet spell is drawn at once.
+UI_FRAME_HZ = 12
+FRAME_BUDGET = 0.015
+TAIL_PAUSE = 0.01
 
 
 class SelchatApp(App):
@@ -62,6 +64,7 @@ class SelchatApp(App):
         self.timestamp = timestamp
         self.backlog = Backlog()
         self._backlog_ready = asyncio.Event()
+        self._received = 0  # events from the network so far: has it gone quiet?
         # The password goes straight to the network layer; the app keeps no copy.
         self.client = client_factory(host, port, nick, self._receive,
                                      ping_interval=ping_interval, tls=tls, password=password)
@@ -132,12 +135,14 @@ class SelchatApp(App):
     def _receive(self, event: Event) -> None:
         """The network layer's callback: queue, never draw (it must get back to the socket)."""
         self.backlog.push(event)
+        self._received += 1
         self._backlog_ready.set()
 
     @work(group="events", exit_on_error=False)
     async def pump_events(self) -> None:
         """Hand the backlog to the screen, one frame's budget at a time."""
         ready = self._backlog_ready
+        received = 0
         while True:
             await ready.wait()
             ready.clear()
@@ -145,10 +150,15 @@ class SelchatApp(App):
                 if not self.chat_screen.ready:  # events before the screen's mount wait for it
                     await asyncio.sleep(1 / UI_FRAME_HZ)
                     continue
+                busy = self._received != received  # more came in during the last pause
+                received = self._received
                 drain(self.backlog, self.deliver, time.perf_counter, FRAME_BUDGET)
-                # The rest of the frame goes to keys and the repaint; lines arriving meanwhile
-                # join the backlog (and may be skipped there if they outrun the screen).
-                await asyncio.sleep(1 / UI_FRAME_HZ)
+                # While the network is busy, the rest of the frame goes to it, to keys and to the
+                # repaint; lines arriving meanwhile join the backlog (and are skipped there if they
+                # outrun the screen).  Once it has gone quiet, what is left is drawn without
+                # waiting whole frames, still in slices so keys get their turn.
+                ready.clear()
+                await asyncio.sleep(1 / UI_FRAME_HZ if busy else TAIL_PAUSE)
 
     def deliver(self, batch: Iterable[Event]) -> None:
         """Draw events on the screen now, in order (tests call this directly); before the

@@ -27,7 +27,7 @@ from .events import (
 # that the `Skipped` marker and the notes among the kept lines are not evicted by those lines.
 KEEP_LINES = 4900
 # Events taken per step of `drain`: small enough that one step stays well inside a frame.
-CHUNK = 250
+CHUNK = 50
 
 # Events that only add a line to the log (their state is already in the session).
 SKIPPABLE = (ChatLine, Reply, Joined, Left, NickChanged, Notice, Presence, UserList, ServerError)

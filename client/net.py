@@ -63,14 +63,23 @@ class LineSplitter:
         self._partial = b""
         self._discarding = False  # inside an over-long line: drop up to its end
 
-    def feed(self, data: bytes) -> list[bytes]:
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        if self._discarding and lines:
-            lines.pop(0)  # the tail of the over-long line
-            self._discarding = False
+    def feed(self, data: bytes) -> list[bytes] | list[str]:
+        """The lines `data` completes: as text when they are all valid UTF-8 (the usual case,
+        decoded in one go, which JSON parses faster), else as bytes, for the session to judge."""
+        complete, newline, self._partial = (self._partial + data).rpartition(b"\n")
+        if not newline and self._discarding:
+            self._partial = b""  # still inside the over-long line
+        discard, self._discarding = self._discarding and newline, self._discarding and not newline
         if len(self._partial) > self.limit:
             self._partial, self._discarding = b"", True
+        if not newline:
+            return []
+        try:
+            lines: list = complete.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            lines = complete.split(b"\n")
+        if discard:
+            lines.pop(0)  # the tail of an over-long line
         return [line for line in lines if len(line) <= self.limit]
 
 
@@ -278,11 +287,25 @@ class ChatClient:
                 await asyncio.wait_for(writer.wait_closed(), TLS_SHUTDOWN_TIMEOUT)
         return self.session.connection_lost(error)
 
-    def _receive_all(self, lines: list[bytes]) -> bool:
-        """Hand the session each line; False when it said to hang up."""
+    def _receive_all(self, lines: list[bytes] | list[str]) -> bool:
+        """Hand the session each line of a read; False when it said to hang up.
+
+        The same as `_carry_out` per line, but the timer is armed once per read, not per line.
+        """
         now = asyncio.get_running_loop().time()
-        receive = self.session.receive
-        return all(self._carry_out(receive(line, now)) for line in lines)
+        receive, emit, write = self.session.receive, self._emit, self._write
+        for line in lines:
+            step = receive(line, now)
+            if step.data:
+                write(step.data)
+            if step.welcomed:
+                self._set_state(ConnectionState.CONNECTED)
+            for event in step.events:
+                emit(event)
+            if step.hang_up:
+                return False
+        self._arm_timer()
+        return True
 
     def _carry_out(self, step: Step) -> bool:
         """Do what the session said; False when it said to hang up."""

@@ -58,7 +58,7 @@ async def test_each_frame_draws_within_its_budget_so_keys_get_their_turn(monkeyp
     frames: list[int] = []
     real_drain = app_module.drain
 
-    def counting_drain(backlog, deliver, clock, budget, chunk=250):
+    def counting_drain(backlog, deliver, clock, budget, chunk=50):
         delivered = real_drain(backlog, deliver, clock, budget, chunk)
         frames.append(delivered)
         return delivered
