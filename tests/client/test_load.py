@@ -83,3 +83,9 @@ async def test_each_frame_draws_within_its_budget_so_keys_get_their_turn(monkeyp
         await wait_until(pilot, lambda: not app.backlog and "flood 004999" in
                          (app.log_view.plain_lines() or [""])[-1], what="the last line")
         assert len(frames) > 1 and max(frames) < 5000
+
+
+async def test_an_idle_client_has_no_blinking_cursor_to_repaint():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)):
+        assert app.chat_input.cursor_blink is False
