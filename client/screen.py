@@ -176,8 +176,12 @@ class ChatScreen(Screen):
 
     def write(self, texts: list[Text]) -> None:
         self.log_view.add([(text, None) for text in texts])
+        self._transcribe(texts)
+
+    def _transcribe(self, texts: list[Text]) -> None:
+        """To the --log-file, without the short time in front: the file gives date and time."""
         if self.transcript is not None:
-            self.transcript.write(text.plain for text in texts)
+            self.transcript.write(text.plain.split(" ", 1)[-1].lstrip() for text in texts)
 
     def note(self, text: str) -> None:
         self.write([formatting.notice_line(text, self.timestamp)])
@@ -257,8 +261,7 @@ class ChatScreen(Screen):
             line = self.client.send_private(to or "", text)
         text = self._outgoing_text(line)
         self.log_view.add([(text, line.id)])
-        if self.transcript is not None:
-            self.transcript.write([text.plain])
+        self._transcribe([text])
         self.log_view.jump_to_bottom()
         self.status_bar.set(pending=self._queued_count())
         return line

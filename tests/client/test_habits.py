@@ -5,6 +5,8 @@ mentions and private messages stand out (and ring while the terminal is unfocuse
 
 from __future__ import annotations
 
+import re
+
 from textual import events
 
 import scenes
@@ -132,8 +134,8 @@ async def test_log_file_appends_the_conversation_as_timestamped_plain_lines(tmp_
     assert lines[0] == "an earlier run"
     chat = [line for line in lines if "<bob>" in line]
     assert chat[0].endswith("<bob> hello red [bold]x[/]") and chat[1].endswith("<bob> second")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d <bob> second", chat[1])
     assert "\x1b" not in text
-    import re
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line) for line in lines[1:])
 
 
