@@ -160,7 +160,7 @@ class SelchatApp(App):
                     continue
                 busy = self._received != received  # more came in during the last pause
                 received = self._received
-                drain(self.backlog, self.deliver, time.perf_counter, FRAME_BUDGET)
+                drain(self.backlog, self.chat_screen.show_events, time.perf_counter, FRAME_BUDGET)
                 # While the network is busy, the rest of the frame goes to it, to keys and to the
                 # repaint; lines arriving meanwhile join the backlog (and are skipped there if they
                 # outrun the screen).  Once it has gone quiet, what is left is drawn without
@@ -171,11 +171,14 @@ class SelchatApp(App):
     def deliver(self, batch: Iterable[Event]) -> None:
         """Draw events on the screen now, in order (tests call this directly); before the
         screen is up they wait in the backlog."""
-        if self.chat_screen.ready:
-            self.chat_screen.show_events(list(batch))
-        else:
+        screen = self.chat_screen
+        if not screen.ready:
             for event in batch:
                 self._receive(event)
+            return
+        while self.backlog:  # what waited for the mount goes first: never draw out of order
+            screen.show_events(self.backlog.take(len(self.backlog)))
+        screen.show_events(list(batch))
 
     # -- quitting -------------------------------------------------------------------------------------
 

@@ -89,3 +89,13 @@ async def test_an_idle_client_has_no_blinking_cursor_to_repaint():
     app = scenes.make_app()
     async with app.run_test(size=(100, 24)):
         assert app.chat_input.cursor_blink is False
+
+
+async def test_events_still_waiting_in_the_backlog_are_drawn_before_a_later_batch():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.backlog.extend(flood(0, 3))  # as if they came before the screen was up
+        app.deliver(flood(3, 5))
+        await pilot.pause()
+        assert [line.rsplit(" ", 1)[1] for line in app.log_view.plain_lines()] == \
+            ["000000", "000001", "000002", "000003", "000004"]
