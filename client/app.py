@@ -1,15 +1,19 @@
 """The selchat Textual app: builds the network client, runs it, and hosts the `ChatScreen`.
 
-The network layer runs as a worker on the app's own event loop.  Its events arrive through a
-queue and are handed to the screen in batches (`NetEvents`), at most `UI_BATCH_HZ` times a second
-during a flood, so a burst of 20,000 lines costs a few dozen repaints rather than 20,000.  What
-the events look like and what the user's lines do is the screen's business (`screen.py`).
+The network layer runs as a worker on the app's own event loop and reads the socket at network
+speed: every event it reports goes into a `Backlog` at once.  A second worker hands the backlog to
+the screen a frame at a time: at most `FRAME_BUDGET` seconds of drawing per `1 / UI_FRAME_HZ`,
+so keys are handled between frames even during a flood, and lines that came faster than the
+screen could ever show them are skipped (and counted) in the backlog, not formatted.  What the
+events look like and what the user's lines do is the screen's business (`screen.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import ssl
+import time
 from typing import Callable, Iterable
 
 from textual import work
@@ -17,15 +21,20 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from . import commands, formatting
+from .backlog import Backlog, drain
 from .net import ChatClient
 from .screen import ChatScreen
-from .session import ConnectionState, Event, LagMeasured, OutgoingLine, StatusChanged
+from .session import ConnectionState, Event, OutgoingLine, StatusChanged
+from .transcript import Transcript
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, StatusBar
 from .widgets import UserList as UserListWidget
-from .widgets.messages import ConnectionStatus, LagUpdate, NetEvents
 
-UI_BATCH_HZ = 30
-MAX_BATCH = 5000
+# While lines keep coming the screen takes the backlog at most this often, and formats for at most
+# FRAME_BUDGET seconds each time: the rest of the frame is for keys, the repaint (a scrolled log
+# repaints every row) and reading the socket.  A line after a quiet spell is drawn at once.
+UI_FRAME_HZ = 10
+FRAME_BUDGET = 0.015
+TAIL_PAUSE = 0.01
 
 
 class SelchatApp(App):
@@ -33,6 +42,8 @@ class SelchatApp(App):
 
     CSS_PATH = "styles/app.tcss"
     TITLE = "selchat"
+    # Below 60 columns the user list is hidden (styles/app.tcss: Screen.-narrow #users).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (60, "-wide")]
 
     def __init__(
         self,
@@ -46,20 +57,24 @@ class SelchatApp(App):
         tls: ssl.SSLContext | None = None,
         password: str | None = None,
         client_factory: Callable[..., ChatClient] = ChatClient,
+        log_file: str | None = None,
     ) -> None:
         super().__init__()
         self.host, self.port = host, port
         self.tls = tls is not None
         self.timestamp = timestamp
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self.backlog = Backlog()
+        self._backlog_ready = asyncio.Event()
+        self._received = 0  # events from the network so far: has it gone quiet?
         # The password goes straight to the network layer; the app keeps no copy.
-        self.client = client_factory(host, port, nick, self._events.put_nowait,
+        self.client = client_factory(host, port, nick, self._receive,
                                      ping_interval=ping_interval, tls=tls, password=password)
         self.autoconnect = autoconnect
         self._quit_warned = False
         # Made here, not on first compose, so it can be reached while a modal is the active screen.
+        self.transcript = Transcript.open(log_file) if log_file else None
         self.chat_screen = ChatScreen(self.client, self.address, tls=self.tls, timestamp=timestamp,
-                                      id="_default")
+                                      id="_default", transcript=self.transcript)
 
     @property
     def address(self) -> str:
@@ -98,11 +113,22 @@ class SelchatApp(App):
     def send_lines(self, lines: list[str]) -> None:
         self.chat_screen.send_lines(lines)
 
+    def on_unmount(self) -> None:
+        if self.transcript is not None:
+            self.transcript.close()
+
     def on_mount(self) -> None:
         self.sub_title = self.address
+        # Textual and Rich leave a few hundred thousand long-lived objects; a full collection
+        # walking them all stalled the loop for up to 90 ms during a burst.  Freezing moves them out
+        # of the collector's way (a burst's own garbage is still collected).
+        gc.freeze()
+        # And a burst allocates a hundred thousand short-lived events: collect young garbage less
+        # often, and the old generation rarely (the log and backlog are bounded, so little piles up).
+        gc.set_threshold(10_000, 20, 100)
+        self.pump_events()
         if self.autoconnect:
             self.run_network()
-            self.pump_events()
 
     # -- network worker -------------------------------------------------------------------------
 
@@ -114,36 +140,45 @@ class SelchatApp(App):
             self.deliver([StatusChanged(ConnectionState.DISCONNECTED, self.host, self.port,
                                         reason=f"network error: {exc!r}")])
 
+    def _receive(self, event: Event) -> None:
+        """The network layer's callback: queue, never draw (it must get back to the socket)."""
+        self.backlog.push(event)
+        self._received += 1
+        self._backlog_ready.set()
+
     @work(group="events", exit_on_error=False)
     async def pump_events(self) -> None:
-        """Move events from the network layer to the screen in batches."""
-        queue = self._events
+        """Hand the backlog to the screen, one frame's budget at a time."""
+        ready = self._backlog_ready
+        received = 0
         while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < MAX_BATCH:
-                batch.append(queue.get_nowait())
-            self.deliver(batch)
-            # Give the UI the rest of this frame; lines arriving meanwhile join the next batch.
-            await asyncio.sleep(1 / UI_BATCH_HZ)
+            await ready.wait()
+            ready.clear()
+            while self.backlog:
+                if not self.chat_screen.ready:  # events before the screen's mount wait for it
+                    await asyncio.sleep(1 / UI_FRAME_HZ)
+                    continue
+                busy = self._received != received  # more came in during the last pause
+                received = self._received
+                drain(self.backlog, self.chat_screen.show_events, time.perf_counter, FRAME_BUDGET)
+                # While the network is busy, the rest of the frame goes to it, to keys and to the
+                # repaint; lines arriving meanwhile join the backlog (and are skipped there if they
+                # outrun the screen).  Once it has gone quiet, what is left is drawn without
+                # waiting whole frames, still in slices so keys get their turn.
+                ready.clear()
+                await asyncio.sleep(1 / UI_FRAME_HZ if busy else TAIL_PAUSE)
 
     def deliver(self, batch: Iterable[Event]) -> None:
-        """Post events to the screen: chat events as one batch, status and lag as replaceable.
-
-        A status change goes in the batch too: the status bar only needs the newest, but the log
-        must note every lost connection, even one that came back within the same batch.
-        """
+        """Draw events on the screen now, in order (tests call this directly); before the
+        screen is up they wait in the backlog."""
         screen = self.chat_screen
-        chat: list[Event] = []
-        for event in batch:
-            if isinstance(event, StatusChanged):
-                screen.post_message(ConnectionStatus(event))
-                chat.append(event)
-            elif isinstance(event, LagMeasured):
-                screen.post_message(LagUpdate(event.seconds))
-            else:
-                chat.append(event)
-        if chat:
-            screen.post_message(NetEvents(chat))
+        if not screen.ready:
+            for event in batch:
+                self._receive(event)
+            return
+        while self.backlog:  # what waited for the mount goes first: never draw out of order
+            screen.show_events(self.backlog.take(len(self.backlog)))
+        screen.show_events(list(batch))
 
     # -- quitting -------------------------------------------------------------------------------------
 

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nick", default=env.get("SELCHAT_NICK") or default_nick(),
                         help="nick to ask for (env SELCHAT_NICK, default your login name: "
                              "%(default)s)")
+    parser.add_argument("--log-file", metavar="PATH",
+                        help="append the conversation to this file as plain text lines, each "
+                             "after the date and time it was shown")
     secure = parser.add_argument_group("TLS and password")
     secure.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None,
                         help="connect with TLS, trusting the system's certificate authorities "
@@ -122,10 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     security = resolve_security(args, parser)
+    if args.log_file:
+        try:  # fail now, with a usage message, not after the screen is up
+            with open(args.log_file, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            parser.error(f"--log-file {args.log_file}: {exc.strerror or exc}")
     # Imported late so that `selchat --help` and argument errors stay instant.
     from .app import SelchatApp
 
-    app = SelchatApp(args.host, args.port, args.nick, tls=security.tls, password=security.password)
+    app = SelchatApp(args.host, args.port, args.nick, tls=security.tls, password=security.password,
+                     log_file=args.log_file)
     app.run()
     # Textual sets 1 when the app died of an exception: a crash must not look like a clean quit.
     return app.return_code or 0

@@ -10,21 +10,18 @@ already removed control characters and escape sequences.)
 
 from __future__ import annotations
 
+import re
 import time
-import zlib
+from functools import lru_cache
 from typing import Any, Callable
 
 from rich.text import Text
 
+from . import palette
+from .backlog import Skipped
 from .session import (
     ChatLine, Delivery, Joined, Left, NickChanged, Notice, OutgoingLine, Presence, Reply,
     ServerError, UserList, Welcome,
-)
-
-# Colours that read well on dark and light backgrounds; red is left out so errors stand alone.
-NICK_COLOURS = (
-    "#5fafff", "#5fd75f", "#d7af5f", "#af87ff", "#5fd7d7", "#ff87d7", "#87d700", "#ffaf00",
-    "#00afaf", "#d787af", "#87afd7", "#afaf00",
 )
 
 DELIVERY_MARKS = {
@@ -36,6 +33,27 @@ DELIVERY_MARKS = {
 
 Timestamp = Callable[[float | None], str]
 
+# The mark of a line that mentions our nick, or of a private message to us (weechat's highlight).
+HIGHLIGHT_MARK = "●"
+HIGHLIGHT_STYLE = "bold yellow"
+
+
+@lru_cache(maxsize=16)
+def _nick_pattern(nick: str) -> re.Pattern[str]:
+    # A word of its own: `alice:` and `ALICE?` mention alice; `malice` and `alice_` do not.
+    return re.compile(rf"(?<!\w){re.escape(nick)}(?!\w)", re.IGNORECASE)
+
+
+def mentions(text: str, nick: str) -> bool:
+    """Whether `text` names `nick` as a word, in any case."""
+    return bool(nick) and _nick_pattern(nick).search(text) is not None
+
+
+def is_highlight(event: object, own_nick: str) -> bool:
+    """Someone else's private message to us, or a line of theirs that mentions us."""
+    return isinstance(event, ChatLine) and bool(own_nick) and event.sender != own_nick \
+        and (event.kind == "private" or mentions(event.text, own_nick))
+
 
 def clock_time(ts: float | None) -> str:
     """HH:MM of a server timestamp, or of now when the event has none."""
@@ -43,8 +61,9 @@ def clock_time(ts: float | None) -> str:
 
 
 def nick_colour(nick: str) -> str:
-    """A colour for `nick` that is the same in every run and every client (crc32, not hash())."""
-    return NICK_COLOURS[zlib.crc32(nick.casefold().encode()) % len(NICK_COLOURS)]
+    """The nick's colour from `palette`, as the user list draws it; the log makes it readable on
+    the theme's background when it draws the line."""
+    return palette.nick_colour(nick)
 
 
 def _start(stamp: str, mark: str = " ", mark_style: str = "") -> Text:
@@ -74,10 +93,13 @@ def _append_body(line: Text, kind: str, nick: str, text: str, own: bool) -> None
 def chat_line(event: ChatLine, own_nick: str, stamp: Timestamp = clock_time) -> Text:
     """Someone's message, action or private message."""
     own = event.sender == own_nick
-    line = _start(stamp(event.ts))
+    highlight = is_highlight(event, own_nick)
+    line = _start(stamp(event.ts), *((HIGHLIGHT_MARK, HIGHLIGHT_STYLE) if highlight else ()))
     if event.kind == "private":
         line.append("[private] " if not own else f"[private to {event.to}] ", "bold magenta")
     _append_body(line, event.kind, event.sender, event.text, own)
+    if highlight:
+        line.stylize("bold", len(line) - len(event.text))
     return line
 
 
@@ -138,6 +160,8 @@ RENDERERS: dict[type, Callable[[Any, str, Timestamp], Text]] = {
     Presence: lambda e, nick, stamp: notice_line(
         f"{e.joined_count} joined, {e.left_count} left ({e.user_count} here)", stamp),
     Notice: lambda e, nick, stamp: notice_line(e.text, stamp),
+    Skipped: lambda e, nick, stamp: notice_line(
+        f"… {e.count:,} lines skipped: they came faster than the screen could show them …", stamp),
     ServerError: lambda e, nick, stamp: error_line(f"error: {e.message or e.code}", stamp),
 }
 

@@ -28,6 +28,8 @@ from .session import (
 
 # A line may be up to the server's --max-line (8 KiB by default) as JSON-escaped text; leave room.
 READ_LIMIT = 1 << 20
+# Bytes taken from the stream per read: a thousand lines or so, handed to the session at once.
+READ_CHUNK = 1 << 16
 # How long a TLS connection may take to say goodbye (close_notify) before it is just dropped.
 TLS_SHUTDOWN_TIMEOUT = 2.0
 
@@ -50,6 +52,35 @@ class Backoff:
         nominal = min(self.cap, self.first * 2 ** min(attempt - 1, 32))
         rng = self.rng or random
         return min(self.cap, nominal * rng.uniform(1 - self.jitter, 1 + self.jitter))
+
+
+class LineSplitter:
+    """Bytes in, complete lines out (without their b"\\n"); a line longer than `limit` is
+    dropped whole, as no selchat line is that long."""
+
+    def __init__(self, limit: int = READ_LIMIT) -> None:
+        self.limit = limit
+        self._partial = b""
+        self._discarding = False  # inside an over-long line: drop up to its end
+
+    def feed(self, data: bytes) -> list[bytes] | list[str]:
+        """The lines `data` completes: as text when they are all valid UTF-8 (the usual case,
+        decoded in one go, which JSON parses faster), else as bytes, for the session to judge."""
+        complete, newline, self._partial = (self._partial + data).rpartition(b"\n")
+        if not newline and self._discarding:
+            self._partial = b""  # still inside the over-long line
+        discard, self._discarding = self._discarding and newline, self._discarding and not newline
+        if len(self._partial) > self.limit:
+            self._partial, self._discarding = b"", True
+        if not newline:
+            return []
+        try:
+            lines: list = complete.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            lines = complete.split(b"\n")
+        if discard:
+            lines.pop(0)  # the tail of an over-long line
+        return [line for line in lines if len(line) <= self.limit]
 
 
 class ChatClient:
@@ -240,13 +271,12 @@ class ChatClient:
         try:
             self._write(self.session.connection_made(loop.time(), self._password))
             self._arm_timer()
-            while True:
-                try:
-                    line = await reader.readline()
-                except ValueError:  # a line over READ_LIMIT: no selchat line is; skip it
-                    continue
-                if not line or not self._carry_out(self.session.receive(line, loop.time())):
-                    break
+            lines = LineSplitter()
+            # Read at network speed: a chunk at a time, every line of it to the session at once
+            # (the UI takes its events from a backlog later, a frame at a time).
+            while (data := await reader.read(READ_CHUNK)) and self._receive_all(lines.feed(data)):
+                # Buffered data would be returned without a pause: let keys and frames in.
+                await asyncio.sleep(0)
         except (OSError, asyncio.IncompleteReadError) as exc:
             error = describe_connect_error(exc, self.host, port)
         finally:
@@ -256,6 +286,26 @@ class ChatClient:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), TLS_SHUTDOWN_TIMEOUT)
         return self.session.connection_lost(error)
+
+    def _receive_all(self, lines: list[bytes] | list[str]) -> bool:
+        """Hand the session each line of a read; False when it said to hang up.
+
+        The same as `_carry_out` per line, but the timer is armed once per read, not per line.
+        """
+        now = asyncio.get_running_loop().time()
+        receive, emit, write = self.session.receive, self._emit, self._write
+        for line in lines:
+            step = receive(line, now)
+            if step.data:
+                write(step.data)
+            if step.welcomed:
+                self._set_state(ConnectionState.CONNECTED)
+            for event in step.events:
+                emit(event)
+            if step.hang_up:
+                return False
+        self._arm_timer()
+        return True
 
     def _carry_out(self, step: Step) -> bool:
         """Do what the session said; False when it said to hang up."""

@@ -17,21 +17,22 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from . import commands, formatting
+from .backlog import Skipped
+from .transcript import Transcript
 from .session import (
-    ConnectionState, Delivery, DeliveryChanged, Joined, Left, NickChanged, OutgoingLine,
-    PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
+    ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
+    OutgoingLine, PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
 )
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
 from .widgets import UserList as UserListWidget
-from .widgets.messages import ConnectionStatus, LagUpdate, NetEvents
 
 if TYPE_CHECKING:
     from .net import ChatClient
 
 # Pastes of more lines than this ask first: sending 200 lines by accident is worse than a prompt.
 PASTE_CONFIRM_LINES = 5
-# Events after which the user list is drawn again.
-USER_LIST_EVENTS = (Welcome, Joined, Left, NickChanged, UserList, Presence)
+# Events after which the user list is drawn again (skipped lines may have been joins).
+USER_LIST_EVENTS = (Welcome, Joined, Left, NickChanged, UserList, Presence, Skipped)
 
 
 class ChatScreen(Screen):
@@ -41,12 +42,15 @@ class ChatScreen(Screen):
         Binding("pageup", "scroll_log('page_up')", "Scroll up", show=False),
         Binding("pagedown", "scroll_log('page_down')", "Scroll down", show=False),
         Binding("ctrl+end", "jump_to_bottom", "Newest", show=False, priority=True),
-        Binding("ctrl+l", "clear", "Clear", show=False),
+        # weechat's /window refresh, irssi's refresh_screen: repaint, never clear (/clear does).
+        Binding("ctrl+l", "redraw", "Redraw", show=False),
     ]
 
     def __init__(self, client: ChatClient, address: str, *, tls: bool = False,
-                 timestamp: formatting.Timestamp = formatting.clock_time, id: str | None = None) -> None:
+                 timestamp: formatting.Timestamp = formatting.clock_time, id: str | None = None,
+                 transcript: Transcript | None = None) -> None:
         super().__init__(id=id)
+        self.transcript = transcript
         self.client = client
         self.address = address
         self.tls = tls
@@ -79,15 +83,15 @@ class ChatScreen(Screen):
         self.user_list.show([], 0, "")
         self.chat_input.focus()
 
+    @property
+    def ready(self) -> bool:
+        """Mounted, with its widgets found: it can draw events."""
+        return hasattr(self, "new_below")
+
     def nicks(self) -> list[str]:
         return list(self.client.session.users)
 
     # -- what the network layer reports ---------------------------------------------------------
-
-    @on(ConnectionStatus)
-    def show_status(self, message: ConnectionStatus) -> None:
-        """The status bar shows the newest state (older ones in the queue were replaced)."""
-        self.status_bar.set(status=message.status, pending=self._queued_count())
 
     def _note_loss(self, status: StatusChanged) -> None:
         """The log notes why a connection was lost: once per distinct reason, not once per
@@ -101,28 +105,44 @@ class ChatScreen(Screen):
                 else "not connected, will keep trying"
             self.note(f"{what}: {status.reason}")
 
-    @on(LagUpdate)
-    def show_lag(self, message: LagUpdate) -> None:
-        self.status_bar.set(lag=message.seconds)
+    def show_events(self, events: list[Event]) -> None:
+        """Draw a batch: each event's line from `formatting.RENDERERS`, plus what it changes.
 
-    @on(NetEvents)
-    def show_events(self, message: NetEvents) -> None:
-        """Draw a batch: each event's line from `formatting.RENDERERS`, plus what it changes."""
+        Every status change reaches `_note_loss` in order, so a connection lost and regained
+        within one batch is still noted; the status bar and the lag show only the newest.
+        """
         session = self.client.session
         lines: list[Text] = []
         users_changed = False
-        for event in message.events:
+        status: StatusChanged | None = None
+        lag: LagMeasured | None = None
+        ring = False
+        for event in events:
             line = formatting.render(event, session.nick, self.timestamp)
             if line is not None:
                 lines.append(line)
             effect = self._EFFECTS.get(type(event))
             if effect is not None:
                 effect(self, event)
+            if isinstance(event, StatusChanged):
+                status = event
+            elif isinstance(event, LagMeasured):
+                lag = event
             users_changed = users_changed or isinstance(event, USER_LIST_EVENTS)
+            ring = ring or (isinstance(event, ChatLine) and not event.replay
+                            and formatting.is_highlight(event, session.nick))
         self.write(lines)
+        if ring and not self.app.app_focus:
+            self.app.bell()  # once per batch: a burst of mentions is one ring, not fifty
+        bar: dict[str, Any] = {"pending": self._queued_count()}
         if users_changed:
             self.user_list.show(session.users, session.user_count, session.nick)
-        self.status_bar.set(pending=self._queued_count())
+            bar["nick"] = session.nick or session.wanted_nick
+        if status is not None:
+            bar["status"] = status
+        if lag is not None:
+            bar["lag"] = lag.seconds
+        self.status_bar.set(**bar)
 
     def _mark_delivery(self, event: DeliveryChanged) -> None:
         self.log_view.replace(event.line.id, self._outgoing_text(event.line))
@@ -156,6 +176,12 @@ class ChatScreen(Screen):
 
     def write(self, texts: list[Text]) -> None:
         self.log_view.add([(text, None) for text in texts])
+        self._transcribe(texts)
+
+    def _transcribe(self, texts: list[Text]) -> None:
+        """To the --log-file, without the short time in front: the file gives date and time."""
+        if self.transcript is not None:
+            self.transcript.write(text.plain.split(" ", 1)[-1].lstrip() for text in texts)
 
     def note(self, text: str) -> None:
         self.write([formatting.notice_line(text, self.timestamp)])
@@ -176,6 +202,10 @@ class ChatScreen(Screen):
             self.log_view.scroll_page_up(animate=False)
         else:
             self.log_view.scroll_page_down(animate=False)
+
+    def action_redraw(self) -> None:
+        """Repaint every cell, for when the terminal drew something differently from us."""
+        self.app.refresh(repaint=True, layout=True)
 
     def action_clear(self) -> None:
         self.log_view.clear()
@@ -229,7 +259,9 @@ class ChatScreen(Screen):
             line = self.client.send_action(text)
         else:
             line = self.client.send_private(to or "", text)
-        self.log_view.add([(self._outgoing_text(line), line.id)])
+        text = self._outgoing_text(line)
+        self.log_view.add([(text, line.id)])
+        self._transcribe([text])
         self.log_view.jump_to_bottom()
         self.status_bar.set(pending=self._queued_count())
         return line
@@ -263,7 +295,8 @@ class ChatScreen(Screen):
                 self.write([formatting.notice_line(f"{usage:<16} {what}", self.timestamp)
                             for usage, what in commands.HELP])
                 self.note("keys: Enter send · Up/Down history · Tab complete nick · "
-                          "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+P palette · Ctrl+Q quit")
+                          "PgUp/PgDn scroll · Ctrl+End newest · Ctrl+L redraw · drag+Ctrl+C copy · "
+                          "Ctrl+P palette · Ctrl+Q quit")
             case commands.Password(password):
                 if password:
                     self.use_password(password)

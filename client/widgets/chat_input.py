@@ -36,6 +36,9 @@ class ChatInput(Input):
 
     def __init__(self, nicks: Callable[[], list[str]], **kwargs) -> None:
         super().__init__(**kwargs)
+        # A steady cursor, as weechat and irssi have: blinking repaints twice a second, which was
+        # most of an idle client's CPU (0.9% of a core, 0.4% without).
+        self.cursor_blink = False
         self.nicks = nicks
         self.history: list[str] = []
         self._history_index = 0  # == len(history): editing a fresh line

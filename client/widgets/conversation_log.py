@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Offset, Size
 from textual.message import Message
@@ -74,6 +75,8 @@ class ConversationLog(ScrollView, can_focus=False):
         # (style, background) -> the style made readable there; emptied when the theme changes.
         self._readable_styles: dict = {}
         self._background: tuple[int, int, int] | None = None
+        self._frame_style: Style | None = None  # this repaint's (see render_lines)
+        self._frame_width = 0
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -96,11 +99,6 @@ class ConversationLog(ScrollView, can_focus=False):
             return []
         end = self.line_count if end is None else min(end, self.line_count)
         return [self._row(y).text for y in range(max(0, start), end)]
-
-    @property
-    def _lines(self) -> list[Strip]:
-        """Every row rendered: only for tests written against the eager log (test_app.py)."""
-        return [self._row(y) for y in range(self.line_count)]
 
     def top_entry(self) -> tuple[int, int] | None:
         """The index of the entry at the top of the view, and how many of its rows are above it."""
@@ -317,12 +315,19 @@ class ConversationLog(ScrollView, can_focus=False):
         if self._following:
             self._reset_new_below()
 
+    def render_lines(self, crop):
+        # Asked once per repaint, not once per row: computing the style is a third of a row's cost.
+        self._frame_style = self.rich_style
+        self._frame_width = self.scrollable_content_region.width
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         index = round(self.scroll_y) + y
-        width = self.scrollable_content_region.width
+        style, width = self._frame_style, self._frame_width
+        if style is None:  # called outside a repaint (tests)
+            style, width = self.rich_style, self.scrollable_content_region.width
         if index >= self.line_count or not self._render_width:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, style)
         strip = self._highlight(self._row(index), index)
         # Offsets tie each cell to (column, row) so a mouse drag knows what it selects.
-        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style) \
-            .apply_offsets(0, index)
+        return strip.crop_extend(0, width, style).apply_style(style).apply_offsets(0, index)

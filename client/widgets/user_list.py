@@ -20,10 +20,14 @@ class UserList(OptionList, can_focus=False):
         self._shown: tuple[list[str], int, str] = ([], 0, "")
 
     def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(*self._shown))
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self.show(*self._shown, force=True))
 
-    def show(self, users: list[str], user_count: int, own_nick: str) -> None:
-        self._shown = (list(users), user_count, own_nick)
+    def show(self, users: list[str], user_count: int, own_nick: str, force: bool = False) -> None:
+        shown = (list(users), user_count, own_nick)
+        if shown == self._shown and self.option_count and not force:
+            return  # rebuilding the options lays the screen out again: not on every batch
+        self._shown = shown
         background = self.background_colors[1].hex6
         self.clear_options()
         prompts = []

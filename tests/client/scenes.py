@@ -22,8 +22,8 @@ def fixed_clock(ts: float | None) -> str:
     return f"{12 + minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def make_app() -> SelchatApp:
-    return SelchatApp(HOST, PORT, NICK, autoconnect=False, timestamp=fixed_clock)
+def make_app(**options) -> SelchatApp:
+    return SelchatApp(HOST, PORT, NICK, autoconnect=False, timestamp=fixed_clock, **options)
 
 
 def status(state: ConnectionState, **kwargs) -> StatusChanged:

@@ -146,7 +146,7 @@ async def test_markup_and_escapes_from_others_show_literally(chat_server, json_p
         assert "\x1b" not in line and "pwned" not in line
         # and it is drawn as typed, not as styles/links
         await pilot.pause()
-        screen_text = "\n".join(strip.text for strip in app.log_view._lines)
+        screen_text = "\n".join(app.log_view.rows())
         assert "[bold red]x[/]" in screen_text
 
 
@@ -216,8 +216,11 @@ async def test_flood_keeps_ui_responsive_and_scrollback_bounded(run_server, json
         assert app.chat_input.value == "typing"
         await wait_until(pilot, lambda: "flood 19999" in (app.log_view.plain_lines() or [""])[-1],
                          timeout=60, what="end of flood")
-        assert app.log_view.entry_count == 5000
-        assert app.log_view.plain_lines()[0].endswith("flood 15000")
+        assert app.log_view.entry_count <= 5000
+        # The newest lines are all there, in order (the skipped ones are counted: test_load.py).
+        shown = [int(line.rsplit(" ", 1)[1]) for line in app.log_view.plain_lines()
+                 if "> flood " in line]
+        assert shown == sorted(shown) and shown[-4900:] == list(range(15100, 20000))
 
 
 async def test_new_below_marker_when_scrolled_up(chat_server, json_peer):

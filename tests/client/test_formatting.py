@@ -17,7 +17,7 @@ def stamp(ts):
 @pytest.mark.parametrize("event, text", [
     (ChatLine("message", "bob", "hi [b]x[/b]", 1.0), "12:34   <bob> hi [b]x[/b]"),
     (ChatLine("action", "bob", "waves", 1.0), "12:34   * bob waves"),
-    (ChatLine("private", "bob", "psst", 1.0, to="alice"), "12:34   [private] <bob> psst"),
+    (ChatLine("private", "bob", "psst", 1.0, to="alice"), "12:34 ● [private] <bob> psst"),
     (ChatLine("private", "alice", "psst", 1.0, to="bob"), "12:34   [private to bob] <alice> psst"),
     (Reply("HELLO", "c1-1"), "12:00 ↩ HELLO"),
     (Welcome("alice", "chat", ("alice", "bob"), 2, "selchat 0.1.0"),
