@@ -29,9 +29,9 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from .dashboard_feed import (  # noqa: F401  (the feed's names are the dashboard's public API too)
-    COLUMNS, LOG_LINES_KEPT, REFRESH_INTERVAL, TURNS_KEPT, TURNS_SHOWN_PER_REFRESH, ConnectionRow, LogCapture, LoopThread,
-    RateMeter, TurnRecord, TurnRecorder, human_bytes, listening_addresses, logging_routed_to,
-    snapshot_connections,
+    COLUMN_WIDTHS, COLUMNS, LOG_LINES_KEPT, REFRESH_INTERVAL, TURNS_KEPT, TURNS_SHOWN_PER_REFRESH,
+    ConnectionRow, LogCapture, LoopThread, RateMeter, TurnRecord, TurnRecorder, human_bytes,
+    listening_addresses, logging_routed_to, snapshot_connections,
 )
 from .network import Reactor
 from .service import SHUTDOWN_DRAIN, Service
@@ -88,7 +88,7 @@ class DashboardApp(App[int]):
         table = self.query_one("#connections", DataTable)
         table.border_title = "connections"
         for column in COLUMNS:
-            table.add_column(column, key=column)
+            table.add_column(column, key=column, width=COLUMN_WIDTHS[column])
         self.query_one("#turns", RichLog).border_title = "ready sets of recent turns"
         self.query_one("#log", RichLog).border_title = "log"
         self.reactor.on_turn = self.recorder
@@ -168,7 +168,7 @@ class DashboardApp(App[int]):
             if key in table.rows:
                 for column, shown, value in zip(COLUMNS, table.get_row(key), cells):
                     if shown != value:
-                        table.update_cell(key, column, value, update_width=True)
+                        table.update_cell(key, column, value)
             else:
                 table.add_row(*cells, key=key)
                 added = True

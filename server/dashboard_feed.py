@@ -30,6 +30,10 @@ LOG_LINES_KEPT = 1000
 RATE_WINDOW = 1.0
 # The connections table's columns: their labels, keys and ConnectionRow's fields, in order.
 COLUMNS = ("fd", "nick", "dialect", "peer", "queued")
+# Their widths in cells, fixed: a DataTable measures auto-width columns only when its message
+# queue goes idle, which a busy dashboard may not reach for seconds, leaving `[i]alice` shown as
+# `[i]a`. A nick is at most 16 characters (32 cells if all wide); a peer is an address and port.
+COLUMN_WIDTHS = {"fd": 5, "nick": 20, "dialect": 7, "peer": 21, "queued": 9}
 
 ReadySet = tuple[tuple[int, str], ...]  # (fd, nick) for each ready connection
 
