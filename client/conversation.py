@@ -17,6 +17,7 @@ from .events import (
     DEFAULT_MAX_LINE, ChatLine, Event, Joined, Left, NickChanged, Presence, Reply, ServerError,
     UserList, Welcome, chat_request, nick_request,
 )
+from selchat.wire.resume import sid_after
 
 
 class Delivery(enum.Enum):
@@ -70,12 +71,20 @@ class Conversation:
     # runs of one) from ever confusing each other's ids in a shared log.
     _id_prefix: str = field(default_factory=lambda: "c" + secrets.token_hex(3))
     _id_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _last_seen_ts: float = 0.0
+    _last_seen_ts: float = 0.0  # for servers that send no sid
+    # Resume: the room log's epoch, the last sid seen in it and this client's session token, all
+    # from the server; sent back in the next hello (`resume_fields`).
+    epoch: str | None = None
+    last_sid: str | None = None
+    session_token: str | None = None
     _nick_request_id: str | None = None  # the id of our newest `nick` request
 
     def on_welcome(self, welcome: Welcome) -> list[dict[str, Any]]:
         """Adopt the server's view; return the requests to send now (re-claim nick, outbox)."""
         self.connected = True
+        if welcome.epoch != self.epoch:  # another log (or none): what we saw says nothing there
+            self.epoch, self.last_sid = welcome.epoch, None
+        self.session_token = welcome.session or self.session_token
         self.nick = welcome.nick
         self.mode = welcome.mode
         self.users = list(welcome.users)
@@ -108,9 +117,28 @@ class Conversation:
         self._nick_request_id = f"{self._id_prefix}-n{next(self._id_counter)}"
         return nick_request(nick, self._nick_request_id)
 
+    def resume_fields(self) -> dict[str, Any]:
+        """What the next hello carries so the server sends only what we missed."""
+        fields: dict[str, Any] = {"session": self.session_token}
+        if self.epoch is not None and self.last_sid is not None:
+            fields["since"] = (self.epoch, self.last_sid)
+        return fields
+
     def is_duplicate_replay(self, line: ChatLine) -> bool:
-        """After a reconnect the server replays history we have already shown: skip it."""
-        return line.replay and line.ts is not None and line.ts <= self._last_seen_ts
+        """After a reconnect the server replays history we have already shown: skip it.
+
+        By sid when the server sends one (lines sharing a ts, or from nodes whose clocks differ,
+        are all kept); by ts only for servers that send none."""
+        if not line.replay:
+            return False
+        if line.sid is not None:
+            return self.last_sid is not None and not sid_after(line.sid, self.last_sid)
+        return line.ts is not None and line.ts <= self._last_seen_ts
+
+    def _saw(self, event: Event) -> None:
+        sid = getattr(event, "sid", None)
+        if sid is not None and (self.last_sid is None or sid_after(sid, self.last_sid)):
+            self.last_sid = sid
 
     def apply(self, event: Event) -> list[Event]:
         """Update state from one server event; return the events the UI should see for it.
@@ -124,6 +152,8 @@ class Conversation:
                 return []
             if event.ts is not None:
                 self._last_seen_ts = max(self._last_seen_ts, event.ts)
+            if event.kind != "private":  # privates have no place in the room's log
+                self._saw(event)
             settled = self._settle(event.id, Delivery.DELIVERED)
             if settled:
                 return settled  # the UI already shows the line; it only needs to mark it delivered
@@ -134,7 +164,9 @@ class Conversation:
             if event.code in ("nick_in_use", "bad_nick") and self.nick \
                     and (event.id is None or str(event.id) == self._nick_request_id):
                 self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
-        elif isinstance(event, Joined):
+        elif isinstance(event, (Joined, Left, NickChanged)):
+            self._saw(event)
+        if isinstance(event, Joined):
             if event.nick not in self.users:
                 self.users.append(event.nick)
                 self.user_count += 1

@@ -153,7 +153,7 @@ class ClientSession(Conversation):
         reconnect).  The password is put in the hello and not kept."""
         self.connected = False
         self._link = _Link(started=now, last_heard=now)
-        return encode(hello_request(self.wanted_nick, CLIENT_NAME, password))
+        return encode(hello_request(self.wanted_nick, CLIENT_NAME, password, **self.resume_fields()))
 
     def receive(self, line: bytes | str, now: float) -> Step:
         """One line from the server."""

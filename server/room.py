@@ -19,6 +19,7 @@ from .chat import Room, nothing_visible
 from .members import EVERYONE, AllExcept, Member, Mode, Outgoing
 from .nicks import NickRegistry
 from .quiet import QuietMembers
+from .resume import ResumeLog, new_session
 
 # Above this many members, joins and leaves are summed up once a second rather than announced
 # one by one: with n members a join storm would otherwise send O(n^2) notices.
@@ -62,6 +63,13 @@ class ChatRoom(Room):
         # once when the member first does something others see.
         self._unannounced: dict[Member, None] = {}
         self._leaves = _Tally()
+        self.log = ResumeLog()  # sids, events kept for `since`, lines taken per session
+        self._sessions: dict[Member, str] = {}  # JSON members' session tokens
+        self._since: tuple | None = None  # the joining hello's (epoch, sid, up to), while it joins
+
+    @property
+    def epoch(self) -> str:
+        return self.log.epoch
 
     @property
     def connected_count(self) -> int:
@@ -86,6 +94,23 @@ class ChatRoom(Room):
             out.append((EVERYONE, announce))
         return out
 
+    def join(self, member: Member, now: float, hello: ev.Hello | None = None) -> Outgoing:
+        if hello is not None and not member.joined:
+            self._sessions[member] = hello.session or new_session()
+            self._since = hello.since and (*hello.since, self.log.last)  # not its own join
+        try:
+            return super().join(member, now, hello)
+        finally:
+            self._since = None
+
+    def late_hello(self, member: Member, hello: ev.Hello, now: float) -> Outgoing:
+        self._sessions[member] = hello.session or new_session()
+        self._since = hello.since and (*hello.since, self.log.last)
+        try:
+            return super().late_hello(member, hello, now)
+        finally:
+            self._since = None
+
     def greet_silently(self, member: Member, now: float) -> Outgoing:
         return self.quiet.joined_silently(member, self.join(member, now))
 
@@ -95,6 +120,7 @@ class ChatRoom(Room):
     def leave(self, member: Member, reason: str, now: float) -> Outgoing:
         told = self.quiet.forget(member)  # None: not quiet, so everyone is told
         self.nicks.remove(member)
+        self._sessions.pop(member, None)
         if not member.joined:
             return []
         member.joined = False
@@ -109,7 +135,8 @@ class ChatRoom(Room):
             return []
         if told is not None and not told:
             return []
-        return [(EVERYONE if told is None else told, ev.Left(member.nick, clean(reason), now))]
+        left = self.log.stamp(ev.Left(member.nick, clean(reason), now))
+        return [(EVERYONE if told is None else told, left)]
 
     def presence_summary(self) -> Outgoing:
         """The joins and leaves held back in a large room since the last call (call it each second)."""
@@ -126,12 +153,19 @@ class ChatRoom(Room):
     def welcome(self, member: Member) -> ev.Welcome:
         shown = tuple(m.nick for m in self.members[:WELCOME_USERS_MAX])
         return ev.Welcome(self.server_name, self.mode.value, member.nick, shown, len(self.members),
-                          self.max_line)
+                          self.max_line, epoch=self.log.epoch, session=self._sessions.get(member))
 
     def catch_up(self, member: Member) -> Outgoing:
-        if not self.history:
-            return []
-        return [(member, ev.History(tuple(_as_replay(e) for e in self.history)))]
+        """The usual history, or with a hello's `since`: what came after it (or why not)."""
+        out: Outgoing = []
+        if self._since is not None:
+            status, events = self.log.after(*self._since)
+            if status == "ok":
+                return [(member, _as_replay(e) if isinstance(e, ev.ChatLine) else e) for e in events]
+            out.append((member, RESUME_NOTICES[status]))
+        if self.history:
+            out.append((member, ev.History(tuple(_as_replay(e) for e in self.history))))
+        return out
 
     # --- requests --------------------------------------------------------------------------
 
@@ -146,7 +180,12 @@ class ChatRoom(Room):
         text = clean(request.text)
         if not text.strip():
             return nothing_visible(member, request, kind is ev.Message)
-        line = kind(member.nick, text, now)
+        session = self._sessions.get(member)
+        earlier = self.log.taken(session, request.id)
+        if earlier is not None:  # re-sent after a drop: stored once, the sender told again
+            return [(member, dataclasses.replace(earlier, id=request.id))]
+        line = self.log.stamp(kind(member.nick, text, now))
+        self.log.take(session, request.id, line)
         self.history.append(line)
         out = self._announce_now(member, now)
         if request.id is None:
@@ -174,7 +213,7 @@ class ChatRoom(Room):
         # Announced under the nick the member joined with, so the rename applies to someone known.
         out = self._announce_now(member, now)
         self._rename(member, nick)
-        out.append((EVERYONE, ev.NickChanged(old, nick, now)))
+        out.append((EVERYONE, self.log.stamp(ev.NickChanged(old, nick, now))))
         return out
 
     def _who(self, member: Member, request: ev.Who, now: float) -> Outgoing:
@@ -200,14 +239,20 @@ class ChatRoom(Room):
         if len(self.members) >= LARGE_ROOM:
             self._unannounced[member] = None
             return None
-        return ev.Joined(member.nick, now)
+        return self.log.stamp(ev.Joined(member.nick, now))
 
     def _announce_now(self, member: Member, now: float) -> Outgoing:
         """A member not yet announced that does something others see is announced first."""
         if member not in self._unannounced:
             return []
         del self._unannounced[member]
-        return [(EVERYONE, ev.Joined(member.nick, now))]
+        return [(EVERYONE, self.log.stamp(ev.Joined(member.nick, now)))]
+
+
+RESUME_NOTICES = {
+    "gap": ev.Notice("some events were missed: here is the recent history", "history_gap"),
+    "reset": ev.Notice("the room's history started over: here is the recent history", "history_reset"),
+}
 
 
 def _as_replay(event):

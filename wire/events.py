@@ -12,7 +12,7 @@ field, 0.2-0.4 µs per event on the echo path. Treat them as values all the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from .schema import DEFAULT_MAX_LINE
@@ -38,6 +38,11 @@ class Hello(Event):
     nick: str | None = None
     password: str | None = None
     client: str | None = None  # the client's name and version, for the server's log
+    # Resume: the (epoch, sid) of the last room event this client saw; the room then sends
+    # what came after it instead of the usual history.
+    since: tuple[str, str] | None = None
+    # The session token an earlier welcome gave; re-sent lines with the same id are stored once.
+    session: str | None = None
 
 
 @dataclass(slots=True)
@@ -115,7 +120,7 @@ class ConnectionClosed(Event):
 
 # --- notifications: server -> client --------------------------------------------------------
 
-_WIRE_ORDER = ("server", "mode", "nick", "users", "user_count", "max_line")
+_WIRE_ORDER = ("server", "mode", "nick", "users", "user_count", "max_line", "epoch", "session")
 _CLIENT_ORDER = ("nick", "mode", "users", "user_count", "server", "max_line")
 
 
@@ -129,6 +134,11 @@ class Welcome(Event):
     users: tuple[str, ...]
     user_count: int
     max_line: int
+    # The room's history epoch (chat mode; sids compare only within one) and this connection's
+    # session token (to present in a later hello). Random per room and connection, so not part
+    # of equality.
+    epoch: str | None = field(default=None, compare=False)
+    session: str | None = field(default=None, compare=False)
 
     def __init__(self, *args, **fields) -> None:
         # Two positional orders are in use: the wire's (server, mode, nick, users, ...), which the
@@ -143,6 +153,8 @@ class Welcome(Event):
         self.users = fields["users"]
         self.user_count = fields["user_count"]
         self.max_line = fields.get("max_line", DEFAULT_MAX_LINE)
+        self.epoch = fields.get("epoch")
+        self.session = fields.get("session")
 
 
 @dataclass(slots=True, eq=False)
@@ -164,6 +176,9 @@ class ChatLine(Event):
     # True on the sender's own copy of a private line, which the text dialect shows as
     # "-> *bob* ..."; not on the wire in JSON.
     confirmation: bool = False
+    # The event's position in the room's log ("<int>-<int>", ordered within one epoch): what a
+    # client resumes from. Not part of equality: it says where a line is, not what it is.
+    sid: str | None = None
 
     def _key(self) -> tuple:
         return (self.kind, self.sender, self.text, self.ts, self.to, self.id, self.replay, self.confirmation)
@@ -184,8 +199,8 @@ class Message(ChatLine):
     # kind, to and confirmation are accepted because dataclasses.replace passes every field.
     def __init__(self, sender: str, text: str, ts: float | None = None, id: RequestId = None,
                  replay: bool = False, *, kind: str = "message", to: None = None,
-                 confirmation: bool = False) -> None:
-        ChatLine.__init__(self, "message", sender, text, ts, None, id, replay)
+                 confirmation: bool = False, sid: str | None = None) -> None:
+        ChatLine.__init__(self, "message", sender, text, ts, None, id, replay, False, sid)
 
 
 class Action(ChatLine):
@@ -195,8 +210,8 @@ class Action(ChatLine):
 
     def __init__(self, sender: str, text: str, ts: float | None = None, id: RequestId = None,
                  replay: bool = False, *, kind: str = "action", to: None = None,
-                 confirmation: bool = False) -> None:
-        ChatLine.__init__(self, "action", sender, text, ts, None, id, replay)
+                 confirmation: bool = False, sid: str | None = None) -> None:
+        ChatLine.__init__(self, "action", sender, text, ts, None, id, replay, False, sid)
 
 
 class Private(ChatLine):
@@ -205,8 +220,9 @@ class Private(ChatLine):
     __slots__ = ()
 
     def __init__(self, sender: str, to: str, text: str, ts: float | None = None, id: RequestId = None,
-                 confirmation: bool = False, *, kind: str = "private", replay: bool = False) -> None:
-        ChatLine.__init__(self, "private", sender, text, ts, to, id, False, confirmation)
+                 confirmation: bool = False, *, kind: str = "private", replay: bool = False,
+                 sid: str | None = None) -> None:
+        ChatLine.__init__(self, "private", sender, text, ts, to, id, False, confirmation, sid)
 
 
 @dataclass(slots=True)
@@ -221,6 +237,7 @@ class Reply(Event):
 class Joined(Event):
     nick: str
     ts: float | None = None
+    sid: str | None = field(default=None, compare=False)  # see ChatLine.sid
 
 
 @dataclass(slots=True)
@@ -228,6 +245,7 @@ class Left(Event):
     nick: str
     reason: str = ""
     ts: float | None = None
+    sid: str | None = field(default=None, compare=False)  # see ChatLine.sid
 
 
 @dataclass(slots=True)
@@ -235,6 +253,7 @@ class NickChanged(Event):
     old: str
     new: str
     ts: float | None = None
+    sid: str | None = field(default=None, compare=False)  # see ChatLine.sid
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from . import events as ev
+from .resume import parse_sid
 from .schema import DEFAULT_MAX_LINE, PROTOCOL_VERSION
 from .text import clean
 
@@ -28,28 +29,42 @@ def _with_id(obj: dict, rid) -> dict:
     return obj
 
 
+def _with_sid(obj: dict, sid) -> dict:
+    if sid is not None:
+        obj["sid"] = sid
+    return obj
+
+
 def _json_chat_line(event: ev.ChatLine) -> dict:
     if event.kind == "private":
-        return _with_id({"type": "private", "from": event.sender, "to": event.to, "text": event.text,
-                         "ts": event.ts}, event.id)
+        return _with_sid(_with_id({"type": "private", "from": event.sender, "to": event.to,
+                                   "text": event.text, "ts": event.ts}, event.id), event.sid)
     obj = {"type": event.kind, "from": event.sender, "text": event.text, "ts": event.ts}
     if event.replay:
         obj["replay"] = True
-    return _with_id(obj, event.id)
+    return _with_sid(_with_id(obj, event.id), event.sid)
+
+
+def _json_welcome(e: ev.Welcome) -> dict:
+    obj = {"type": "welcome", "protocol": PROTOCOL_VERSION, "server": e.server, "mode": e.mode,
+           "nick": e.nick, "users": list(e.users), "user_count": e.user_count, "max_line": e.max_line}
+    if e.epoch is not None:
+        obj["epoch"] = e.epoch
+    if e.session is not None:
+        obj["session"] = e.session
+    return obj
 
 
 _JSON_ENCODERS = {
-    ev.Welcome: lambda e: [{"type": "welcome", "protocol": PROTOCOL_VERSION, "server": e.server, "mode": e.mode,
-                            "nick": e.nick, "users": list(e.users), "user_count": e.user_count,
-                            "max_line": e.max_line}],
+    ev.Welcome: lambda e: [_json_welcome(e)],
     ev.Message: lambda e: [_json_chat_line(e)],
     ev.Action: lambda e: [_json_chat_line(e)],
     ev.Private: lambda e: [_json_chat_line(e)],
     ev.ChatLine: lambda e: [_json_chat_line(e)],
     ev.Reply: lambda e: [_with_id({"type": "reply", "text": e.text}, e.id)],
-    ev.Joined: lambda e: [{"type": "join", "nick": e.nick, "ts": e.ts}],
-    ev.Left: lambda e: [{"type": "leave", "nick": e.nick, "reason": e.reason, "ts": e.ts}],
-    ev.NickChanged: lambda e: [{"type": "nick", "old": e.old, "new": e.new, "ts": e.ts}],
+    ev.Joined: lambda e: [_with_sid({"type": "join", "nick": e.nick, "ts": e.ts}, e.sid)],
+    ev.Left: lambda e: [_with_sid({"type": "leave", "nick": e.nick, "reason": e.reason, "ts": e.ts}, e.sid)],
+    ev.NickChanged: lambda e: [_with_sid({"type": "nick", "old": e.old, "new": e.new, "ts": e.ts}, e.sid)],
     ev.Users: lambda e: [{"type": "users", "users": list(e.users), "user_count": e.user_count}],
     ev.Presence: lambda e: [{"type": "presence", "joined": list(e.joined), "left": list(e.left),
                              "joined_count": e.joined_count, "left_count": e.left_count,
@@ -103,18 +118,30 @@ def _id(obj: dict) -> str | int | None:
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
+def _sid(obj: dict) -> str | None:
+    """A sid that is one (`"<int>-<int>"`); anything else is dropped, never trusted."""
+    value = obj.get("sid")
+    return value if parse_sid(value) is not None else None
+
+
+def _token(obj: dict, key: str) -> str | None:
+    value = obj.get(key)
+    return clean(value) if isinstance(value, str) and value and len(value) <= 64 else None
+
+
 def _welcome(obj: dict) -> ev.Welcome:
     users = _nicks(obj, "users")
     return ev.Welcome(server=_text(obj, "server"), mode=_text(obj, "mode") or "chat", nick=_text(obj, "nick"),
                       users=users, user_count=_count(obj, "user_count", len(users)),
-                      max_line=_count(obj, "max_line", DEFAULT_MAX_LINE))
+                      max_line=_count(obj, "max_line", DEFAULT_MAX_LINE), epoch=_token(obj, "epoch"),
+                      session=_token(obj, "session"))
 
 
 def _chat_line(obj: dict) -> ev.ChatLine:
     kind = obj["type"]
     to = _text(obj, "to") if kind == "private" else None
     return ev.ChatLine(kind, _text(obj, "from"), _text(obj, "text"), _ts(obj), to, _id(obj),
-                       obj.get("replay") is True)
+                       obj.get("replay") is True, False, _sid(obj))
 
 
 def _users(obj: dict) -> ev.Users:
@@ -128,9 +155,9 @@ _DECODERS = {
     "action": _chat_line,
     "private": _chat_line,
     "reply": lambda o: ev.Reply(_text(o, "text"), _id(o)),
-    "join": lambda o: ev.Joined(_text(o, "nick"), _ts(o)),
-    "leave": lambda o: ev.Left(_text(o, "nick"), _text(o, "reason"), _ts(o)),
-    "nick": lambda o: ev.NickChanged(_text(o, "old"), _text(o, "new"), _ts(o)),
+    "join": lambda o: ev.Joined(_text(o, "nick"), _ts(o), _sid(o)),
+    "leave": lambda o: ev.Left(_text(o, "nick"), _text(o, "reason"), _ts(o), _sid(o)),
+    "nick": lambda o: ev.NickChanged(_text(o, "old"), _text(o, "new"), _ts(o), _sid(o)),
     "users": _users,
     "presence": lambda o: ev.Presence(_nicks(o, "joined"), _nicks(o, "left"), _count(o, "joined_count", 0),
                                       _count(o, "left_count", 0), _count(o, "user_count", 0)),

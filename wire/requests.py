@@ -14,6 +14,7 @@ from typing import Any
 
 from . import events as ev
 from .notifications import json_line
+from .resume import parse_sid
 from .schema import PROTOCOL_VERSION, REQUEST_ID_MAX
 
 # --- the client's side: building ----------------------------------------------------------------
@@ -27,9 +28,11 @@ def _with_id(obj: dict, rid) -> dict:
 
 def _hello_object(e: ev.Hello) -> dict[str, Any]:
     obj: dict[str, Any] = {"type": "hello", "protocol": e.protocol}
-    for name in ("nick", "client", "password"):
+    for name in ("nick", "client", "password", "session"):
         if (value := getattr(e, name)) is not None:
             obj[name] = value
+    if e.since is not None:
+        obj["since"] = {"epoch": e.since[0], "sid": e.since[1]}
     return obj
 
 
@@ -56,8 +59,10 @@ def encode(request: dict[str, Any] | ev.Event) -> bytes:
     return json_line(request if isinstance(request, dict) else request_object(request))
 
 
-def hello_request(nick: str, client: str, password: str | None = None) -> dict[str, Any]:
-    return request_object(ev.Hello(PROTOCOL_VERSION, nick, password, client))
+def hello_request(nick: str, client: str, password: str | None = None, *,
+                  since: tuple[str, str] | None = None, session: str | None = None) -> dict[str, Any]:
+    """`since` = (epoch, sid) of the last room event seen; `session` = the token a welcome gave."""
+    return request_object(ev.Hello(PROTOCOL_VERSION, nick, password, client, since, session))
 
 
 _CHAT_REQUESTS = {"message": ev.Say, "action": ev.Act}
@@ -136,7 +141,7 @@ def _client_name(obj: dict) -> str | None:
 _JSON_REQUESTS = {
     "hello": lambda o, rid: ev.Hello(_field(o, "protocol", int, False, PROTOCOL_VERSION),
                                      _field(o, "nick", str, False), _field(o, "password", str, False),
-                                     _client_name(o)),
+                                     _client_name(o), _since(o), _session(o)),
     "message": lambda o, rid: ev.Say(_text(o), rid),
     "action": lambda o, rid: ev.Act(_text(o), rid),
     "private": lambda o, rid: ev.Whisper(_field(o, "to", str), _text(o), rid),
@@ -146,6 +151,28 @@ _JSON_REQUESTS = {
     "pong": lambda o, rid: ev.Pong(rid),
     "quit": lambda o, rid: ev.Quit(_field(o, "reason", str, False, "")),
 }
+
+
+def _since(obj: dict) -> tuple[str, str] | None:
+    """`since: {"epoch": E, "sid": S}`: both strings, S a sid; refused otherwise (never guessed)."""
+    since = obj.get("since")
+    if since is None:
+        return None
+    if not isinstance(since, dict):
+        raise ValueError("'since' must be an object {\"epoch\": ..., \"sid\": ...}")
+    epoch, sid = since.get("epoch"), since.get("sid")
+    if not isinstance(epoch, str) or not 0 < len(epoch) <= 64:
+        raise ValueError("'since.epoch' must be a string of 1 to 64 characters")
+    if parse_sid(sid) is None:
+        raise ValueError("'since.sid' must be a sid like \"0-42\"")
+    return epoch, sid
+
+
+def _session(obj: dict) -> str | None:
+    session = _field(obj, "session", str, False)
+    if session is not None and not 0 < len(session) <= 64:
+        raise ValueError("'session' must be 1 to 64 characters")
+    return session
 
 
 def _refuse_constant(name: str):

@@ -18,7 +18,7 @@ REQUEST_ID_MAX = 128
 
 # Client -> server: each request type and the fields it may carry ("id" where it is echoed).
 REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
-    "hello": ("protocol", "nick", "client", "password"),
+    "hello": ("protocol", "nick", "client", "password", "since", "session"),
     "message": ("text", "id"),
     "action": ("text", "id"),
     "private": ("to", "text", "id"),
@@ -31,14 +31,14 @@ REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
 
 # Server -> client: each notification type and the fields it may carry.
 NOTIFICATION_FIELDS: dict[str, tuple[str, ...]] = {
-    "welcome": ("protocol", "server", "mode", "nick", "users", "user_count", "max_line"),
-    "message": ("from", "text", "ts", "id", "replay"),
-    "action": ("from", "text", "ts", "id", "replay"),
-    "private": ("from", "to", "text", "ts", "id"),
+    "welcome": ("protocol", "server", "mode", "nick", "users", "user_count", "max_line", "epoch", "session"),
+    "message": ("from", "text", "ts", "id", "replay", "sid"),
+    "action": ("from", "text", "ts", "id", "replay", "sid"),
+    "private": ("from", "to", "text", "ts", "id", "sid"),
     "reply": ("text", "id"),
-    "join": ("nick", "ts"),
-    "leave": ("nick", "reason", "ts"),
-    "nick": ("old", "new", "ts"),
+    "join": ("nick", "ts", "sid"),
+    "leave": ("nick", "reason", "ts", "sid"),
+    "nick": ("old", "new", "ts", "sid"),
     "users": ("users", "user_count"),
     "presence": ("joined", "left", "joined_count", "left_count", "user_count"),
     "notice": ("text", "code"),
@@ -51,8 +51,9 @@ NOTIFICATION_FIELDS: dict[str, tuple[str, ...]] = {
 ERROR_CODES = frozenset({
     "line_too_long", "bad_json", "bad_request", "unknown_type", "unknown_command",
     "unsupported_protocol", "unsupported_in_mode", "bad_nick", "nick_in_use", "no_such_nick",
-    "empty_message", "auth_required", "bad_password",
+    "empty_message", "auth_required", "bad_password", "unavailable",
 })
 
 # Every `notice.code` (docs/protocol.md, "notice codes"); a notice may also have none.
-NOTICE_CODES = frozenset({"shutdown", "throttled", "idle", "auth_required", "help"})
+NOTICE_CODES = frozenset({"shutdown", "throttled", "idle", "auth_required", "help", "history_gap",
+                          "history_reset", "paused", "resumed"})

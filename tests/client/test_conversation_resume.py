@@ -1,0 +1,55 @@
+"""Resume on the client: replayed lines deduped by sid (not ts), and the hello carrying
+`since` and `session` after a reconnect. Pure state, no sockets."""
+
+import json
+
+from selchat.client.session import ChatLine, ClientSession, Joined, Welcome
+
+
+def welcome(epoch="e1", session="s1", users=("alice",)):
+    return Welcome(nick="alice", mode="chat", users=tuple(users), user_count=len(users),
+                   epoch=epoch, session=session)
+
+
+def line(text, ts, sid, replay=False):
+    return ChatLine("message", "bob", text, ts, replay=replay, sid=sid)
+
+
+def test_a_replayed_line_sharing_a_ts_with_one_seen_is_not_dropped():
+    # Issue 13, defect 3: the dedupe compared ts, so a line said in the same instant as the last
+    # one seen (or on a node whose clock is behind) vanished from the replay.
+    session = ClientSession("alice")
+    session.on_welcome(welcome())
+    assert session.apply(line("seen", 5.0, "0-1"))
+    assert session.apply(line("seen", 5.0, "0-1", replay=True)) == []
+    assert session.apply(line("missed", 5.0, "0-2", replay=True))
+    assert session.apply(line("older clock", 4.0, "0-3", replay=True))
+
+
+def test_after_a_new_epoch_the_replay_is_shown_in_full():
+    session = ClientSession("alice")
+    session.on_welcome(welcome())
+    session.apply(line("seen", 5.0, "0-9"))
+    session.on_welcome(welcome(epoch="e2"))
+    assert session.apply(line("new log", 1.0, "0-1", replay=True))
+
+
+def test_the_hello_after_a_reconnect_carries_since_and_session():
+    session = ClientSession("alice")
+    first = json.loads(session.connection_made(0.0))
+    assert "since" not in first and "session" not in first
+    session.receive(json.dumps({"type": "welcome", "protocol": 1, "server": "s", "mode": "chat",
+                                "nick": "alice", "users": ["alice"], "user_count": 1,
+                                "epoch": "e1", "session": "s1"}), 0.1)
+    session.receive(json.dumps({"type": "join", "nick": "bob", "ts": 1.0, "sid": "0-4"}), 0.2)
+    session.connection_lost("connection reset")
+    hello = json.loads(session.connection_made(1.0))
+    assert hello["since"] == {"epoch": "e1", "sid": "0-4"} and hello["session"] == "s1"
+
+
+def test_events_without_a_sid_fall_back_to_the_ts_rule():
+    session = ClientSession("alice")
+    session.on_welcome(Welcome("alice", "chat", ("alice",), 1))
+    assert session.apply(ChatLine("message", "bob", "x", 5.0))
+    assert session.apply(ChatLine("message", "bob", "x", 5.0, replay=True)) == []
+    assert session.apply(Joined("carol", 6.0))
