@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import ipaddress
 import socket
 import ssl
 import sys
@@ -54,15 +55,27 @@ def plain_refusal(reason: str) -> bytes:
     return f"{reason}\n".encode()
 
 
+def is_loopback(peer: str) -> bool:
+    """Whether a peer address (as `Connections` counts it) is this machine's loopback."""
+    try:
+        return ipaddress.ip_address(peer.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
 class Acceptor:
     """The listening sockets of one loop, and the admission rules for what they accept."""
 
     def __init__(self, loop: Loop, conns: Connections, *, max_connections: int = 10_000,
-                 max_per_peer: int = 0, refusal: Callable[[str], bytes] = plain_refusal) -> None:
+                 max_per_peer: int = 0, count_loopback: bool = True,
+                 refusal: Callable[[str], bytes] = plain_refusal) -> None:
         self.loop = loop
         self.conns = conns
         self.max_connections = max_connections
         self.max_per_peer = max_per_peer  # 0: no limit
+        # False: loopback peers are not held to max_per_peer (local demos and benchmarks open
+        # thousands; the limit is against a remote address hogging the server).
+        self.count_loopback = count_loopback
         self.refusal = refusal  # how a refused connection is told why
         self.accept_failures = 0
         self._listeners: dict[int, tuple[socket.socket, Callable, ssl.SSLContext | None, Callable]] = {}
@@ -101,7 +114,8 @@ class Acceptor:
             return SERVER_FULL
         if self.loop.backend == "select" and sock.fileno() >= FD_SETSIZE:
             return SERVER_FULL
-        if self.max_per_peer and self.conns.from_peer(peer) >= self.max_per_peer:
+        if (self.max_per_peer and self.conns.from_peer(peer) >= self.max_per_peer
+                and (self.count_loopback or not is_loopback(peer))):
             return f"too many connections from your address (limit {self.max_per_peer})"
         return ""
 

@@ -54,16 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "turn, before it is dropped as too slow (default: %(default)s)")
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
     limits = parser.add_argument_group("abuse limits (0 turns a limit off)")
-    limits.add_argument("--rate", type=float, default=10.0,
+    limits.add_argument("--rate", type=float, default=None,
                         help="lines a second one connection may send on average; faster lines are "
-                             "delayed, not dropped, and the sender is told (default: %(default)s)")
-    limits.add_argument("--burst", type=float, default=30.0,
-                        help="lines one connection may send at once before --rate applies (default: %(default)s)")
+                             "delayed, not dropped, and the sender is told (default: 10 in chat mode, "
+                             "0 = off in echo and upper, where a flooder only gets its own replies)")
+    limits.add_argument("--burst", type=float, default=None,
+                        help="lines one connection may send at once before --rate applies (default: 30)")
     limits.add_argument("--idle-timeout", type=float, default=900.0,
                         help="seconds a connection may go without sending a complete line before it is "
                              "closed; JSON clients are pinged halfway (default: %(default)s)")
-    limits.add_argument("--max-per-ip", type=int, default=64,
-                        help="connections from one address at once (default: %(default)s)")
+    limits.add_argument("--max-per-ip", type=int, default=None,
+                        help="connections from one address at once (default: 64 for remote addresses, "
+                             "loopback not counted; a value given explicitly holds for loopback too)")
     access = parser.add_argument_group("access")
     access.add_argument("--password-file", metavar="PATH",
                         help="require the password on this file's first line (text: /pass, JSON: in the hello)")
@@ -78,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
     parser.add_argument("--version", action="version", version=f"selchat-server {__version__}")
     return parser
+
+
+def apply_mode_defaults(args: argparse.Namespace) -> None:
+    """Limits left unset get the default that fits the mode: flood control is a chat policy, and
+    the per-address limit is against remote hogs, not local demos and benchmarks."""
+    if args.rate is None:
+        args.rate = 10.0 if args.mode == "chat" else 0.0
+    if args.burst is None:
+        args.burst = 30.0
+    # Explicit --max-per-ip: the user asked for that limit, so it holds for every address.
+    args.count_loopback = args.max_per_ip is not None
+    if args.max_per_ip is None:
+        args.max_per_ip = 64
 
 
 def allowed_clients(wanted: int, backend: str) -> int:
@@ -129,6 +144,7 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    apply_mode_defaults(args)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
@@ -156,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     selector = BACKENDS[args.backend]()
-    reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip, trace=args.trace,
+    reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip,
+                      count_loopback=args.count_loopback, trace=args.trace,
                       max_connections=allowed_clients(args.max_clients, backend_name(selector)),
                       refusal=refusal_line)
     try:

@@ -33,13 +33,14 @@ class Reactor(Loop):
     """The event loop with connections on it. Create, `listen()`, then `run()` until `stop()`."""
 
     def __init__(self, selector: selectors.BaseSelector | None = None, *, max_sendq: int = 1 << 20,
-                 max_connections: int = 10_000, max_per_peer: int = 0,
+                 max_connections: int = 10_000, max_per_peer: int = 0, count_loopback: bool = True,
                  refusal: Callable[[str], bytes] = plain_refusal, trace: bool = False,
                  sendq_grace: float = SENDQ_GRACE) -> None:
         super().__init__(selector)
         self.conns = Connections(self, max_sendq=max_sendq, sendq_grace=sendq_grace)
         self.acceptor = Acceptor(self, self.conns, max_connections=max_connections,
-                                 max_per_peer=max_per_peer, refusal=refusal)
+                                 max_per_peer=max_per_peer, count_loopback=count_loopback,
+                                 refusal=refusal)
         # Outbound TLS connections still in their handshake: whom to tell if it fails.
         self._dialing: dict[Transport, Callable[[OSError], None]] = {}
         self.conns.on_close(self._dial_failed)

@@ -154,3 +154,35 @@ def test_a_connection_the_selector_will_not_watch_is_dropped_and_uncounted():
     client.settimeout(5)
     assert client.recv(10) == b""
     client.close()
+
+
+def test_loopback_peers_are_not_counted_against_max_per_peer_unless_asked():
+    from selchat.server.accept import is_loopback
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("127.5.0.1")
+    assert not is_loopback("10.0.0.1") and not is_loopback("unix") and not is_loopback("")
+    reactor = Reactor(selectors.DefaultSelector(), max_per_peer=1, count_loopback=False)
+    reactor.conns._per_peer.update({"127.0.0.1": 5, "10.0.0.1": 1})
+    listener = socket.socket()
+    try:
+        assert reactor.acceptor.refusal_reason(listener, "127.0.0.1") == ""
+        assert "too many connections" in reactor.acceptor.refusal_reason(listener, "10.0.0.1")
+        reactor.acceptor.count_loopback = True
+        assert "too many connections" in reactor.acceptor.refusal_reason(listener, "127.0.0.1")
+    finally:
+        listener.close()
+        reactor.selector.close()
+
+
+def test_the_cli_defaults_fit_the_mode():
+    from selchat.server.cli import apply_mode_defaults, build_parser
+
+    def parsed(*argv):
+        args = build_parser().parse_args(list(argv))
+        apply_mode_defaults(args)
+        return args.rate, args.burst, args.max_per_ip, args.count_loopback
+
+    assert parsed() == (10.0, 30.0, 64, False)
+    assert parsed("--mode", "echo") == (0.0, 30.0, 64, False)
+    assert parsed("--mode", "upper") == (0.0, 30.0, 64, False)
+    assert parsed("--mode", "echo", "--rate", "5") == (5.0, 30.0, 64, False)
+    assert parsed("--max-per-ip", "3") == (10.0, 30.0, 3, True)
