@@ -47,6 +47,8 @@ CONVERSATION = [
 
 async def feed(app: SelchatApp, events, pilot) -> None:
     """Hand events to the app as the network worker would, and let it render them."""
+    while not app.chat_screen.ready:  # before the mount, events wait in the backlog and would be
+        await pilot.pause()           # drawn after a line the scene sends next: wait, as a user would
     session = app.client.session
     out = []
     for event in events:
