@@ -56,6 +56,8 @@ class ChatScreen(Screen):
         self.tls = tls
         self.timestamp = timestamp
         self._logged_reason = ""
+        # The time each of our lines was typed, by id: its mark changes, its time does not.
+        self._typed_at: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         address = f"{self.address} (TLS)" if self.tls else self.address
@@ -172,7 +174,11 @@ class ChatScreen(Screen):
     def _outgoing_text(self, line: OutgoingLine) -> Text:
         """One of our lines with its delivery mark, under the nick we have (or will ask for)."""
         session = self.client.session
-        return formatting.outgoing_line(line, session.nick or session.wanted_nick, self.timestamp)
+        stamp = self._typed_at.setdefault(line.id, self.timestamp(None))
+        if line.delivery in (Delivery.DELIVERED, Delivery.FAILED):  # its last change
+            del self._typed_at[line.id]
+        return formatting.outgoing_line(line, session.nick or session.wanted_nick,
+                                        lambda _ts: stamp)
 
     def write(self, texts: list[Text]) -> None:
         self.log_view.add([(text, None) for text in texts])
