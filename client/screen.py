@@ -21,7 +21,7 @@ from .backlog import Skipped
 from .transcript import Transcript
 from .session import (
     ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
-    OutgoingLine, PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
+    OutgoingLine, PasswordNeeded, Presence, ServerError, StatusChanged, UserList, Welcome,
 )
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
 from .widgets import UserList as UserListWidget
@@ -121,6 +121,8 @@ class ChatScreen(Screen):
         ring = False
         for event in events:
             line = formatting.render(event, session.nick, self.timestamp)
+            if isinstance(event, ServerError) and str(event.id) in self._typed_at:
+                line = None  # the refusal of one of our lines: its ✗ mark gives the reason
             if line is not None:
                 lines.append(line)
             effect = self._EFFECTS.get(type(event))
@@ -147,7 +149,10 @@ class ChatScreen(Screen):
         self.status_bar.set(**bar)
 
     def _mark_delivery(self, event: DeliveryChanged) -> None:
-        self.log_view.replace(event.line.id, self._outgoing_text(event.line))
+        line = event.line
+        if not self.log_view.replace(line.id, self._outgoing_text(line)) \
+                and line.delivery is Delivery.FAILED:  # scrolled out of the log: say it here
+            self.error(f"not delivered: {line.text[:40]}: {line.error}")
 
     def _welcomed(self, event: Welcome) -> None:
         self.status_bar.set(nick=event.nick, mode=event.mode)

@@ -184,3 +184,19 @@ async def test_own_line_keeps_the_time_it_was_typed_when_its_mark_changes():
         await scenes.feed(app, [DeliveryChanged(line)], pilot)
         text = log_text(app)
         assert "05:18 ✓" in text and "05:19" not in text
+
+
+async def test_a_refused_private_message_shows_its_error_once_on_the_line_itself():
+    from selchat.client.session import ServerError
+
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        line = app.send_outgoing("private", "hi", to="nobody")
+        await scenes.feed(app, [ServerError("no_such_nick", "no such nick: nobody", line.id)], pilot)
+        text = log_text(app)
+        assert "✗ [private to nobody]" in text and "(not delivered: no such nick: nobody)" in text
+        assert text.count("no such nick") == 1
+        # An error for no line of ours is still shown.
+        await scenes.feed(app, [ServerError("bad_request", "what was that?")], pilot)
+        assert "! error: what was that?" in log_text(app)
