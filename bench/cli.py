@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=10_000, help="join storm size (default 10000)")
     p.add_argument("--plot", metavar="PNG", help="write the cost-growth plot here (needs matplotlib)")
 
+    # Listed for --help only: main() hands `tui ...` to bench/tui.py, which has its own options.
+    sub.add_parser("tui", add_help=False, help="the selchat TUI in tmux under a 100,000-line burst")
+
     p = sub.add_parser("plot", help="redraw the cost-growth plot from a JSON result file")
     p.add_argument("json_file", metavar="JSON", help="a file written by --json")
     p.add_argument("--plot", metavar="PNG", required=True, help="where to write the plot")
@@ -216,6 +219,10 @@ class Run:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `selchat-bench` and `python -m selchat.bench`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["tui"]:
+        from . import tui
+        return tui.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "plot":
         return replot(args.json_file, args.plot)

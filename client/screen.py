@@ -21,7 +21,7 @@ from .backlog import Skipped
 from .transcript import Transcript
 from .session import (
     ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
-    OutgoingLine, PasswordNeeded, Presence, StatusChanged, UserList, Welcome,
+    OutgoingLine, PasswordNeeded, Presence, ServerError, StatusChanged, UserList, Welcome,
 )
 from .widgets import ChatInput, ConversationLog, NewBelowMarker, PasswordPrompt, PasteConfirm, StatusBar
 from .widgets import UserList as UserListWidget
@@ -56,6 +56,8 @@ class ChatScreen(Screen):
         self.tls = tls
         self.timestamp = timestamp
         self._logged_reason = ""
+        # The time each of our lines was typed, by id: its mark changes, its time does not.
+        self._typed_at: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         address = f"{self.address} (TLS)" if self.tls else self.address
@@ -119,6 +121,8 @@ class ChatScreen(Screen):
         ring = False
         for event in events:
             line = formatting.render(event, session.nick, self.timestamp)
+            if isinstance(event, ServerError) and str(event.id) in self._typed_at:
+                line = None  # the refusal of one of our lines: its ✗ mark gives the reason
             if line is not None:
                 lines.append(line)
             effect = self._EFFECTS.get(type(event))
@@ -145,7 +149,10 @@ class ChatScreen(Screen):
         self.status_bar.set(**bar)
 
     def _mark_delivery(self, event: DeliveryChanged) -> None:
-        self.log_view.replace(event.line.id, self._outgoing_text(event.line))
+        line = event.line
+        if not self.log_view.replace(line.id, self._outgoing_text(line)) \
+                and line.delivery is Delivery.FAILED:  # scrolled out of the log: say it here
+            self.error(f"not delivered: {line.text[:40]}: {line.error}")
 
     def _welcomed(self, event: Welcome) -> None:
         self.status_bar.set(nick=event.nick, mode=event.mode)
@@ -172,7 +179,11 @@ class ChatScreen(Screen):
     def _outgoing_text(self, line: OutgoingLine) -> Text:
         """One of our lines with its delivery mark, under the nick we have (or will ask for)."""
         session = self.client.session
-        return formatting.outgoing_line(line, session.nick or session.wanted_nick, self.timestamp)
+        stamp = self._typed_at.setdefault(line.id, self.timestamp(None))
+        if line.delivery in (Delivery.DELIVERED, Delivery.FAILED):  # its last change
+            del self._typed_at[line.id]
+        return formatting.outgoing_line(line, session.nick or session.wanted_nick,
+                                        lambda _ts: stamp)
 
     def write(self, texts: list[Text]) -> None:
         self.log_view.add([(text, None) for text in texts])

@@ -34,3 +34,13 @@ def test_drops_and_skips_are_read_from_the_server_log_and_the_clients_log_file()
 def test_the_command_line_has_its_defaults():
     args = tui.build_parser().parse_args([])
     assert (args.lines, args.steady_seconds, args.idle_seconds) == (100_000, 10.0, 10.0)
+
+
+def test_selchat_bench_hands_tui_and_its_options_to_the_tui_bench(monkeypatch):
+    from selchat.bench import cli
+
+    seen = []
+    monkeypatch.setattr(tui, "main", lambda argv: seen.append(argv) or 7)
+    assert cli.main(["tui", "--lines", "5", "--idle-seconds", "1"]) == 7
+    assert seen == [["--lines", "5", "--idle-seconds", "1"]]
+    assert "tui" in cli.build_parser().format_help()

@@ -48,7 +48,9 @@ async def test_commands_nick_me_msg_who_clear_help(chat_server, json_peer):
 
         await type_line(pilot, "/nick carol")
         await wait_until(pilot, lambda: app.client.session.nick == "carol", what="nick change")
-        assert "alice is now known as carol" in log_text(app)
+        # The session knows at network speed; the screen draws it on its next frame.
+        await wait_until(pilot, lambda: "alice is now known as carol" in log_text(app),
+                         what="nick change drawn")
         assert app.status_bar.nick == "carol"
 
         await type_line(pilot, "/me waves")

@@ -163,3 +163,40 @@ def test_cli_log_file_option_reaches_the_app_and_a_bad_path_is_a_usage_error(mon
     with pytest.raises(SystemExit):
         cli.main(["--log-file", str(tmp_path / "no" / "such" / "dir.log")])
     assert "--log-file" in capsys.readouterr().err
+
+
+# -- D. defect 11 leftovers ----------------------------------------------------------------------
+
+
+async def test_own_line_keeps_the_time_it_was_typed_when_its_mark_changes():
+    from selchat.client.session import Delivery, DeliveryChanged
+
+    now = ["05:18"]
+    app = scenes.SelchatApp(scenes.HOST, scenes.PORT, scenes.NICK, autoconnect=False,
+                            timestamp=lambda ts: now[0] if ts is None else "00:00")
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        line = app.send_outgoing("message", "offline one")
+        await pilot.pause()
+        assert "05:18 ◌" in log_text(app)
+        now[0] = "05:19"  # the server comes back a minute later
+        line.delivery = Delivery.DELIVERED
+        await scenes.feed(app, [DeliveryChanged(line)], pilot)
+        text = log_text(app)
+        assert "05:18 ✓" in text and "05:19" not in text
+
+
+async def test_a_refused_private_message_shows_its_error_once_on_the_line_itself():
+    from selchat.client.session import ServerError
+
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        line = app.send_outgoing("private", "hi", to="nobody")
+        await scenes.feed(app, [ServerError("no_such_nick", "no such nick: nobody", line.id)], pilot)
+        text = log_text(app)
+        assert "✗ [private to nobody]" in text and "(not delivered: no such nick: nobody)" in text
+        assert text.count("no such nick") == 1
+        # An error for no line of ours is still shown.
+        await scenes.feed(app, [ServerError("bad_request", "what was that?")], pilot)
+        assert "! error: what was that?" in log_text(app)
