@@ -79,7 +79,7 @@ class Service:
                 targets, skip = self.room.members, recipients.member
             else:
                 targets = recipients
-            text_bytes = json_bytes = None
+            text_bytes = json_bytes = irc_copy = None
             for member in targets:
                 if member is skip:
                     continue
@@ -87,6 +87,12 @@ class Service:
                     if json_bytes is None:
                         json_bytes = encode_json(event)
                     member.link.transport.write(json_bytes)
+                elif member.irc:
+                    # IRC lines depend on the viewer only for the few it names (server/irc/broadcast.py):
+                    # the common line is encoded once, like the other dialects'.
+                    if irc_copy is None:
+                        irc_copy = member.link.broadcast(event)
+                    irc_copy(member)
                 else:
                     if text_bytes is None:
                         text_bytes = encode_text(event)
