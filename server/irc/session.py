@@ -76,7 +76,13 @@ class IrcSession(Session):
         if password is None:
             return False
         gate = self.service.room.password_gate
-        return gate.check(self.member, password, self.clock.wall) is None
+        refused = gate.check(self.member, password, self.clock.wall)
+        if refused is None:
+            return True
+        # The address's back-off is counted in the gate; the operator's log line is kept. What the
+        # gate would tell a text user, IRC says its own way (464, ERROR, close: registration.py).
+        self.service.deliver([(to, event) for to, event in refused if type(event) is ev.LogLine])
+        return False
 
     def _registered(self) -> None:
         person = self.conn.registration.registered.person
