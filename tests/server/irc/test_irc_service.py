@@ -117,3 +117,31 @@ def test_nick_clash_across_dialects_and_a_rename_seen_by_all():
     lines = irc_lines(late)
     assert not any(" 433 " in line or " 432 " in line for line in lines)
     assert any(line.startswith(":selchat.local 001 CAROL_ ") for line in lines)
+
+
+HOSTILE = [b"NICK", b"NICK :", b"NICK :x y", b"NICK 123", b"NICK \xc3\xa9\xcc\x81", b"NICK " + b"n" * 300,
+           b"PRIVMSG", b"PRIVMSG #selchat", b"PRIVMSG ,a :x", b"PRIVMSG #other :x", b"PRIVMSG #selchat :\x01",
+           b"PRIVMSG #selchat :\x01ACTION\x01", b"PRIVMSG nobody :\x01VERSION\x01", b"NOTICE nobody :x",
+           b"NOTICE #selchat :\x01PING 1\x01", b"PRIVMSG #selchat :\x1b[31m\xe2\x80\xae", b"WHO", b"WHO nobody",
+           b"WHOIS", b"WHOIS a,b", b"MODE", b"MODE nobody", b"MODE #selchat +o x", b"PART", b"PART #other",
+           b"JOIN", b"JOIN 0", b"JOIN #a,#selchat", b"USER", b"PASS", b"TOPIC", b"TOPIC #selchat :x",
+           b"NAMES #x", b"ISON", b"USERHOST a b c d e f g", b"CAP", b"CAP FOO", b"CAP REQ :sasl", b"\x00\xff",
+           b":prefix", b":prefix PRIVMSG #selchat :x", b"@tag=1 PRIVMSG #selchat :tagged", b"AWAY :x", b"MOTD",
+           b"PING", b"PONG", b"LUSERS", b"x" * 9000, b"PRIVMSG #selchat :" + "é".encode() * 3000]
+
+
+def test_hostile_lines_get_answers_and_break_nothing_before_and_after_registration():
+    world = IrcWorld()
+    carol = world.text_user("carol")
+    early = world.irc_connect()
+    for line in HOSTILE:
+        world.send(early, line + b"\r\n")
+    dave = world.irc_user("dave")
+    for round_ in range(2):  # in the channel, then out of it after a PART
+        for line in HOSTILE:
+            world.send(dave, line + b"\r\n")
+        world.send(dave, b"PART #selchat\r\n")
+    world.send(dave, b"JOIN #selchat\r\nPRIVMSG #selchat :still here\r\n")
+    assert carol.lines()[-1] == "<dave> still here"
+    assert all(len(line) <= 512 for line in dave.out.split(b"\n"))
+    assert b"\x01VERSION" not in bytes(carol.out) and b"\x1b" not in bytes(carol.out)
