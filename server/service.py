@@ -70,7 +70,9 @@ class Service:
                 if type(event) in _LOOP_INSTRUCTIONS:
                     self._obey(session, event)
                 else:
-                    session.transport.write(session.conn.send(event))
+                    data = session.conn.send(event)
+                    if data:  # an IRC client is shown nothing of some (its own /msg's confirmation)
+                        session.transport.write(data)
                 continue
             skip = None
             if recipients is EVERYONE:

@@ -104,7 +104,9 @@ class IrcGateway:
         def send(member: "Member") -> None:
             session = member.link
             if member.nick in named:
-                session.transport.write(session.conn.send(event))
+                own = session.conn.send(event)
+                if own:
+                    session.transport.write(own)
             elif data:
                 session.transport.write(data)
         return send
