@@ -26,7 +26,14 @@ CLOSED = object()  # next_line: the peer closed its side and every line before t
 TOO_LONG = LineFramer.TOO_LONG
 
 
+class _IrcDialect:
+    """What `protocol.Dialect` says for the other two, for those who show it (the dashboard)."""
+
+    value = "irc"
+
+
 class IrcConnection:
+    dialect = _IrcDialect()
     __slots__ = ("gateway", "framer", "registration", "view", "listing", "asked_nick", "asked_to",
                  "quiet_errors", "_lines", "_eof")
 
