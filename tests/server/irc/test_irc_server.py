@@ -103,6 +103,8 @@ def test_mixed_room_irc_text_and_json_users_see_each_other(server):
     assert dave.expect("PRIVMSG #selchat") == ":tui!json@selchat PRIVMSG #selchat :hello from the tui"
     carol.send_line("/me dances")
     assert dave.expect("ACTION") == ":carol!text@selchat PRIVMSG #selchat :\x01ACTION dances\x01"
+    tui.send_json({"type": "action", "text": "bows"})
+    assert dave.expect("ACTION") == ":tui!json@selchat PRIVMSG #selchat :\x01ACTION bows\x01"
 
     dave.send_irc("PRIVMSG #selchat :hello from irc", "PRIVMSG #selchat :\x01ACTION waves\x01",
                   "PRIVMSG #selchat :\x0304red\x03 \x02bold\x02")
