@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the server's live dashboard instead of its --trace log")
     parser.add_argument("--raw-client", choices=["auto", "nc", "python"], default="auto",
                         help="the raw client: nc, our Python one, or nc when installed (default: %(default)s)")
+    parser.add_argument("--irc", action="store_true",
+                        help="serve IRC too (the room as #selchat), with an irssi pane when irssi is installed")
     parser.add_argument("--session", default="selchat-demo", metavar="NAME", help="tmux session name (default: %(default)s)")
     parser.add_argument("--detach", action="store_true",
                         help="start the session without attaching to it (for scripts and tests)")
@@ -90,11 +92,19 @@ def run(tmux: Tmux, args: argparse.Namespace) -> int:
               f"  stop it:     selchat-demo --stop --session {args.session}", file=sys.stderr)
         return 1
     options = DemoOptions(session=args.session, mode=args.mode, backend=args.backend, clients=args.clients,
-                          dashboard=args.dashboard, raw_client=args.raw_client)
+                          dashboard=args.dashboard, raw_client=args.raw_client, irc=args.irc)
     if args.raw_client == "nc" and shutil.which("nc") is None:
         print("selchat-demo: --raw-client nc, but nc is not installed", file=sys.stderr)
         return 1
     options.port = args.port or pick_free_port(options.host)
+    if args.irc:
+        if args.mode != "chat":
+            print("selchat-demo: --irc needs --mode chat (IRC users join the chat room)", file=sys.stderr)
+            return 1
+        options.irc_port = pick_free_port(options.host)
+        if options.irssi is None:
+            print(f"selchat-demo: irssi is not installed (apt-get install irssi), so there is no IRC pane;\n"
+                  f"  any IRC client can join: irssi -c {options.host} -p {options.irc_port}")
     width, height = DETACHED_SIZE if args.detach else shutil.get_terminal_size(DETACHED_SIZE)
     try:
         start_demo(tmux, options, width, height)
@@ -102,7 +112,8 @@ def run(tmux: Tmux, args: argparse.Namespace) -> int:
         print(f"selchat-demo: {exc}", file=sys.stderr)
         return 1
     if args.detach:
-        print(f"The demo runs in tmux session {args.session} (server on {options.host}:{options.port}).\n"
+        irc = f", IRC on {options.irc_port}" if options.irc else ""
+        print(f"The demo runs in tmux session {args.session} (server on {options.host}:{options.port}{irc}).\n"
               f"  watch it:  tmux attach -t {args.session}\n"
               f"  stop it:   selchat-demo --stop" + (f" --session {args.session}" if args.session != "selchat-demo" else ""))
         return 0

@@ -5,8 +5,8 @@
     ├──────────────────────────┴┬──────────────┤
     │ selchat --nick alice      │ selchat ...bob│   (one column per --clients)
     ├───────────────────────────┴──────────────┤
-    │ raw client (nc): carol                   │
-    └──────────────────────────────────────────┘
+    │ raw client (nc): carol   │ irssi: ivan   │   (irssi with --irc, when installed)
+    └──────────────────────────┴───────────────┘
 
 Every pane runs `sys.executable -m ...` given as an argv list, which tmux executes directly with
 no shell in between: it works under `uv run` or in a virtualenv without relying on PATH, and the
@@ -18,6 +18,8 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+import tempfile
+from pathlib import Path
 from dataclasses import dataclass
 
 from .tmux import Tmux, TmuxError
@@ -25,6 +27,14 @@ from .tmux import Tmux, TmuxError
 WINDOW_NAME = "selchat"
 TUI_NICKS = ("alice", "bob", "dave", "erin", "frank", "grace")
 RAW_NICK = "carol"
+IRC_NICK = "ivan"
+# irssi's own pacing (one command per 2.2 s after a burst) is turned down: a demo types fast.
+IRSSI_CONFIG = """\
+settings = {
+  core = { user_name = "ivan"; real_name = "selchat demo"; };
+  "irc/core" = { cmd_queue_speed = "10msec"; cmds_max_at_once = "50"; };
+};
+"""
 MAX_CLIENTS = len(TUI_NICKS)
 SERVER_START_TIMEOUT = 20.0
 # Marks tmux's pane options with a role so tests and scripts can find each pane.
@@ -43,6 +53,13 @@ class DemoOptions:
     clients: int = 2
     dashboard: bool = False
     raw_client: str = "auto"  # "nc", "python" or "auto" (nc when installed)
+    irc: bool = False  # serve IRC too (--irc-port), with an irssi pane when irssi is installed
+    irc_port: int = 0
+
+    @property
+    def irssi(self) -> str | None:
+        """irssi's path, when the demo should run it."""
+        return shutil.which("irssi") if self.irc and self.mode == "chat" else None
 
     @property
     def nicks(self) -> list[str]:
@@ -84,9 +101,17 @@ def _python(module: str, *args: str) -> list[str]:
 def server_command(options: DemoOptions) -> list[str]:
     # No idle timeout: the raw client sends nothing while a presenter talks, and must not be
     # closed in the middle of a talk.
+    irc = ["--irc-port", str(options.irc_port)] if options.irc and options.mode == "chat" else []
     return _python("selchat.server", "--host", options.host, "--port", str(options.port),
                    "--mode", options.mode, "--backend", options.backend, "--idle-timeout", "0",
-                   f"--{options.server_view}")
+                   *irc, f"--{options.server_view}")
+
+
+def irssi_command(options: DemoOptions, irssi: str) -> list[str]:
+    """irssi on a throwaway home (the user's ~/.irssi is never read or written)."""
+    home = Path(tempfile.mkdtemp(prefix="selchat-demo-irssi-"))
+    (home / "config").write_text(IRSSI_CONFIG)
+    return [irssi, f"--home={home}", "-c", options.host, "-p", str(options.irc_port), "-n", IRC_NICK]
 
 
 def client_command(options: DemoOptions, nick: str) -> list[str]:
@@ -143,9 +168,17 @@ def start_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> Non
         raw_name = "nc" if raw_command[0] == "nc" else "python -m selchat.demo.rawclient"
         raw = _add_pane(tmux, clients[0] if clients else server, raw_command, "below", 25, "raw",
                         f"raw client ({raw_name}): the text dialect", full=True)
+        irc = None
+        if options.irssi:
+            irc = _add_pane(tmux, raw, irssi_command(options, options.irssi), "right", 50, "irc",
+                            f"irssi -c {options.host} -p {options.irc_port}: #selchat over IRC")
         # Splitting in percent of a pane compounds; settle the rows' heights in percent of the window.
         tmux.run("resize-pane", "-t", server, "-y", "35%")
         tmux.run("resize-pane", "-t", raw, "-y", "22%")
+        if irc is not None and tmux.wait_for_text(irc, "[Act: 2", SERVER_START_TIMEOUT):
+            # The server puts irssi in #selchat unasked; irssi opens that window (its activity shows in
+            # the status bar) without focusing it.
+            tmux.send_line(irc, "/window 2")
         _mark_pane(tmux, tips, "tips", "what to try")
         if options.mode == "chat":
             # A raw client has no --nick: it types the command, which also shows people how.

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-sendq", type=int, default=1 << 20,
                         help="bytes a client may leave unread (queued after a send) for 2 s, or 4x this in one "
                              "turn, before it is dropped as too slow (default: %(default)s)")
+    parser.add_argument("--irc-port", type=int, metavar="PORT",
+                        help="also serve IRC clients (irssi, WeeChat...) on this port, the room as #selchat; "
+                             "0 picks a free one (chat mode only; default: off)")
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
     limits = parser.add_argument_group("abuse limits (0 turns a limit off)")
     limits.add_argument("--rate", type=float, default=None,
@@ -185,6 +188,22 @@ def main(argv: list[str] | None = None) -> int:
                 server_name=f"selchat {__version__}", password=password)
     service = Service(reactor, room, rate=args.rate, burst=args.burst, idle_timeout=args.idle_timeout)
     reactor.listen(listener, service.make_session, tls)
+    if args.irc_port is not None:  # IRC (server/irc/): the same room on its own port, logged first
+        if room.mode is not Mode.CHAT:
+            log.error("--irc-port needs --mode chat (IRC users join the chat room as #selchat)")
+            return 2
+        from .irc.gateway import IrcGateway
+        from .irc.registration import ServerInfo
+        try:
+            irc_listener = open_listener(args.host, args.irc_port)
+        except OSError as exc:
+            log.error("cannot listen for IRC on %s:%d: %s", args.host, args.irc_port, exc.strerror)
+            return 1
+        gateway = IrcGateway(service, ServerInfo(version=f"selchat-{__version__}"))
+        reactor.listen(irc_listener, gateway.make_session, tls)
+        irc_host, irc_port = irc_listener.getsockname()[:2]
+        log.info("irc on %s:%d (#selchat%s%s)", irc_host, irc_port, ", tls" if tls else "",
+                 ", password" if password else "")
     for signum in (signal.SIGINT, signal.SIGTERM):
         reactor.add_signal_handler(signum, service.shutdown)
     host, port = listener.getsockname()[:2]

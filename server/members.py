@@ -42,12 +42,13 @@ class Member:
     `peer` is the address it came from (interned by the caller, so shared), the key by which the
     password gate slows guessers down."""
 
-    __slots__ = ("nick", "joined", "json", "link", "login", "peer")
+    __slots__ = ("nick", "joined", "json", "irc", "link", "login", "peer")
 
     def __init__(self, nick: str, link=None, peer: str | None = None) -> None:
         self.nick = nick
         self.joined = False
         self.json = False
+        self.irc = False  # an IRC connection (server/irc/): encoded per viewer, see Service.deliver
         self.link = link
         self.peer = peer
         # Only on a server with a password, from the member's first attempt: memory per idle

@@ -70,7 +70,9 @@ class Service:
                 if type(event) in _LOOP_INSTRUCTIONS:
                     self._obey(session, event)
                 else:
-                    session.transport.write(session.conn.send(event))
+                    data = session.conn.send(event)
+                    if data:  # an IRC client is shown nothing of some (its own /msg's confirmation)
+                        session.transport.write(data)
                 continue
             skip = None
             if recipients is EVERYONE:
@@ -79,7 +81,7 @@ class Service:
                 targets, skip = self.room.members, recipients.member
             else:
                 targets = recipients
-            text_bytes = json_bytes = None
+            text_bytes = json_bytes = irc_copy = None
             for member in targets:
                 if member is skip:
                     continue
@@ -87,6 +89,12 @@ class Service:
                     if json_bytes is None:
                         json_bytes = encode_json(event)
                     member.link.transport.write(json_bytes)
+                elif member.irc:
+                    # IRC lines depend on the viewer only for the few it names (server/irc/broadcast.py):
+                    # the common line is encoded once, like the other dialects'.
+                    if irc_copy is None:
+                        irc_copy = member.link.broadcast(event)
+                    irc_copy(member)
                 else:
                     if text_bytes is None:
                         text_bytes = encode_text(event)

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 
 LISTENING = re.compile(r"listening on (\S+):(\d+) ")
+IRC_LISTENING = re.compile(r"irc on (\S+):(\d+) ")  # logged before LISTENING with --irc-port
 
 
 @dataclass
@@ -30,6 +31,19 @@ class ServerProcess:
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
+
+    @property
+    def irc_port(self) -> int:
+        """The IRC port of a server started with `--irc-port` (it logs it before listening)."""
+        with self.log_changed:
+            for line in self.log:
+                if m := IRC_LISTENING.search(line):
+                    return int(m.group(2))
+        raise LookupError("this server logged no IRC port (start it with --irc-port 0)")
+
+    @property
+    def irc_address(self) -> tuple[str, int]:
+        return (self.host, self.irc_port)
 
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str:
         """Block until a log line matches `pattern` (a regex); return that line."""

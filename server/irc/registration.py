@@ -112,7 +112,8 @@ class Registration:
     def _pass(self, message: Message) -> list[bytes]:
         if not message.params:
             return [self._numeric("461", "PASS", "Not enough parameters")]
-        self._password = message.params[0]
+        # "PASS :open sesame" and "PASS open sesame" (a client that adds no ':') mean the same.
+        self._password = " ".join(message.params)
         return []
 
     def _nick_command(self, message: Message) -> list[bytes]:

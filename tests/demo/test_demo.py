@@ -103,3 +103,19 @@ def test_detaching_ends_the_demo(session_name):
             assert time.monotonic() < deadline, "the session outlived the detach"
             time.sleep(0.05)
         assert process_ended(server_pid)
+
+
+def test_irc_adds_an_irssi_pane_in_the_same_room(session_name):
+    require_program("irssi")
+    started = demo("--detach", "--irc", "--clients", "1", "--session", session_name)
+    assert started.returncode == 0, started.stderr
+    assert "IRC on" in started.stdout
+    roles = panes_by_role(session_name)
+    assert set(roles) == {"server", "client", "raw", "tips", "irc"}
+    raw, irc = roles["raw"][0], roles["irc"][0]
+    wait_for(irc, r"ivan \[ivan@127\.0\.0\.1\] has joined #selchat", STARTUP_TIMEOUT)
+    wait_for(raw, r"is now known as carol", STARTUP_TIMEOUT)
+    TMUX.send_line(raw, "hello irssi")
+    wait_for(irc, r"< carol> hello irssi")
+    TMUX.send_line(irc, "hello nc")
+    wait_for(raw, r"<ivan> hello nc")

@@ -40,3 +40,10 @@ def test_the_note_fits_its_pane(mode, view, clients):
     lines = text.splitlines()
     assert len(lines) <= 13
     assert max(len(line) for line in lines) <= 60
+
+
+def test_irc_gives_the_server_an_irc_port_in_chat_mode_only():
+    command = server_command(DemoOptions(port=1, irc=True, irc_port=6667))
+    assert command[command.index("--irc-port") + 1] == "6667"
+    assert "--irc-port" not in server_command(DemoOptions(port=1))
+    assert "--irc-port" not in server_command(DemoOptions(port=1, mode="echo", irc=True, irc_port=6667))

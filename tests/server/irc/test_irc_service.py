@@ -1,0 +1,147 @@
+"""IRC sessions in a `Service` on a fake clock: the same room, limits and broadcasts as the other
+dialects, without sockets (tests/fakeloop.py)."""
+
+from __future__ import annotations
+
+from fakeloop import FakeTransport, World
+from selchat.server.irc.gateway import IrcGateway
+from selchat.server.room import LARGE_ROOM
+from selchat.server.service import PRESENCE_INTERVAL
+
+
+class IrcWorld(World):
+    def __init__(self, **service_args) -> None:
+        super().__init__(**service_args)
+        self.gateway = IrcGateway(self.service)
+
+    def irc_connect(self, peer: str = "10.0.0.7") -> FakeTransport:
+        transport = FakeTransport(self.reactor, peer)
+        transport.handler = self.gateway.make_session(transport)
+        self.reactor.transports.append(transport)
+        return transport
+
+    def irc_user(self, nick: str, user: str = "u", peer: str = "10.0.0.7") -> FakeTransport:
+        transport = self.irc_connect(peer)
+        self.send(transport, f"NICK {nick}\r\nUSER {user} 0 * :Real\r\n".encode())
+        assert any(f" 001 {nick} " in line for line in irc_lines(transport)), irc_lines(transport)
+        return transport
+
+
+def irc_lines(transport) -> list[str]:
+    return [line.rstrip("\r") for line in transport.lines()]
+
+
+def take(transport) -> list[str]:
+    return [line.rstrip("\r") for line in transport.take()]
+
+
+def test_a_broadcast_is_encoded_once_for_every_irc_viewer(monkeypatch):
+    world = IrcWorld()
+    viewers = [world.irc_user(f"i{n}") for n in range(5)]
+    carol = world.text_user("carol")
+    for viewer in viewers:
+        viewer.take()
+    calls = []
+    encode = world.gateway.common_lines
+    monkeypatch.setattr(world.gateway, "common_lines", lambda event: calls.append(event) or encode(event))
+    world.send(carol, b"to everyone\n")
+    assert len(calls) == 1
+    assert all(take(v) == [":carol!text@selchat PRIVMSG #selchat :to everyone"] for v in viewers)
+    world.send(viewers[0], b"PRIVMSG #selchat :from irc\r\n")
+    assert take(viewers[0]) == []  # no echo (P5)
+    assert all(take(v) == [":i0!u@10.0.0.7 PRIVMSG #selchat :from irc"] for v in viewers[1:])
+    assert carol.lines()[-1] == "<i0> from irc"
+
+
+def test_the_hello_grace_never_greets_an_unregistered_irc_connection_as_text():
+    world = IrcWorld(rate=1.0, burst=1.0)
+    transport = world.irc_connect()
+    world.send(transport, b"CAP LS 302\r\nPING :a\r\nPING :b\r\n")  # throttled: the session sets a timer
+    world.reactor.advance(5.0)
+    assert world.room.members == []
+    assert not any("welcome" in line for line in transport.lines())
+    world.send(transport, b"CAP END\r\nNICK late\r\nUSER u 0 * :Real\r\n")
+    world.reactor.advance(5.0)
+    assert ":late!u@10.0.0.7 JOIN #selchat" in irc_lines(transport)
+
+
+def test_a_dropped_irc_reader_leaves_with_its_own_prefix():
+    world = IrcWorld()
+    watcher, slow = world.irc_user("watcher"), world.irc_user("slow", user="slowu", peer="10.0.0.9")
+    watcher.take()
+    slow.close("too slow: 2000000 bytes unread")
+    slow.drained()
+    assert take(watcher) == [":slow!slowu@10.0.0.9 QUIT :too slow: 2000000 bytes unread"]
+    assert world.room.nicks.holder("slow") is None
+
+
+def test_a_large_room_summary_reaches_irc_as_joins_the_nick_lists_follow():
+    world = IrcWorld()
+    watcher = world.irc_user("watcher")
+    for n in range(LARGE_ROOM):
+        world.json_user(f"m{n}")
+    world.reactor.advance(PRESENCE_INTERVAL)
+    take(watcher)
+    world.json_user("late")
+    assert take(watcher) == []  # held back, as for everyone
+    world.reactor.advance(PRESENCE_INTERVAL)
+    assert take(watcher) == [":late!json@selchat JOIN #selchat"]
+
+
+def test_shutdown_tells_irc_clients_with_a_notice_and_an_error():
+    world = IrcWorld()
+    dave = world.irc_user("dave")
+    dave.take()
+    world.service.shutdown()
+    assert take(dave) == [":selchat.local NOTICE dave :server shutting down",
+                          "ERROR :Closing Link: 10.0.0.7 (server shutting down)"]
+    assert dave.closing
+
+
+def test_nick_clash_across_dialects_and_a_rename_seen_by_all():
+    world = IrcWorld()
+    carol, dave = world.text_user("carol"), world.irc_user("dave")
+    bot = world.json_user("bot")
+    dave.take()
+    world.send(dave, b"NICK Carol\r\nNICK BOT\r\nNICK dave2\r\n")
+    assert take(dave) == [":selchat.local 433 dave Carol :Nickname is already in use",
+                          ":selchat.local 433 dave BOT :Nickname is already in use",
+                          ":dave!u@10.0.0.7 NICK :dave2"]
+    assert carol.lines()[-1] == "*** dave is now known as dave2"
+    assert '"new":"dave2"' in bot.lines()[-1].replace(" ", "")
+    world.send(carol, b"/nick dave2\n")
+    assert carol.lines()[-1] == '!!! error: nick "dave2" is in use'
+    # Registering as a taken nick: welcomed under a free variant, never 433/432 (P4).
+    late = world.irc_connect(peer="10.0.0.8")
+    world.send(late, b"NICK CAROL\r\nUSER u 0 * :Real\r\n")
+    lines = irc_lines(late)
+    assert not any(" 433 " in line or " 432 " in line for line in lines)
+    assert any(line.startswith(":selchat.local 001 CAROL_ ") for line in lines)
+
+
+HOSTILE = [b"NICK", b"NICK :", b"NICK :x y", b"NICK 123", b"NICK \xc3\xa9\xcc\x81", b"NICK " + b"n" * 300,
+           b"PRIVMSG", b"PRIVMSG #selchat", b"PRIVMSG ,a :x", b"PRIVMSG #other :x", b"PRIVMSG #selchat :\x01",
+           b"PRIVMSG #selchat :\x01ACTION\x01", b"PRIVMSG nobody :\x01VERSION\x01", b"NOTICE nobody :x",
+           b"NOTICE #selchat :\x01PING 1\x01", b"PRIVMSG #selchat :\x1b[31m\xe2\x80\xae", b"WHO", b"WHO nobody",
+           b"WHOIS", b"WHOIS a,b", b"MODE", b"MODE nobody", b"MODE #selchat +o x", b"PART", b"PART #other",
+           b"JOIN", b"JOIN 0", b"JOIN #a,#selchat", b"USER", b"PASS", b"TOPIC", b"TOPIC #selchat :x",
+           b"NAMES #x", b"ISON", b"USERHOST a b c d e f g", b"CAP", b"CAP FOO", b"CAP REQ :sasl", b"\x00\xff",
+           b":prefix", b":prefix PRIVMSG #selchat :x", b"@tag=1 PRIVMSG #selchat :tagged", b"AWAY :x", b"MOTD",
+           b"PING", b"PONG", b"LUSERS", b"x" * 9000, b"PRIVMSG #selchat :" + "é".encode() * 3000]
+
+
+def test_hostile_lines_get_answers_and_break_nothing_before_and_after_registration():
+    world = IrcWorld()
+    carol = world.text_user("carol")
+    early = world.irc_connect()
+    for line in HOSTILE:
+        world.send(early, line + b"\r\n")
+    dave = world.irc_user("dave")
+    for round_ in range(2):  # in the channel, then out of it after a PART
+        for line in HOSTILE:
+            world.send(dave, line + b"\r\n")
+        world.send(dave, b"PART #selchat\r\n")
+    world.send(dave, b"JOIN #selchat\r\nPRIVMSG #selchat :still here\r\n")
+    assert carol.lines()[-1] == "<dave> still here"
+    assert all(len(line) <= 512 for line in dave.out.split(b"\n"))
+    assert b"\x01VERSION" not in bytes(carol.out) and b"\x1b" not in bytes(carol.out)
