@@ -76,14 +76,18 @@ class Session:
         self.clock: Scheduler = service.clock
         self.transport = transport
         room = service.room
-        # Chat ignores blank lines, so they are dropped unparsed; echo and upper answer each line.
-        self.conn = Connection(room.max_line, drop_blank_lines=not room.answers_blank_lines)
+        self.conn = self._make_connection(room)
         self.member = room.connect(self, transport.peer)
         self.last_active = self.clock.now  # of the last complete request; until one comes, of connecting
         self._flow: _Flow | None = None  # made on the first line that needs it
         self._pinged = False
         self._timer = None
         self._schedule()
+
+    def _make_connection(self, room):
+        """This connection's protocol state; a dialect with its own (IRC) overrides it."""
+        # Chat ignores blank lines, so they are dropped unparsed; echo and upper answer each line.
+        return Connection(room.max_line, drop_blank_lines=not room.answers_blank_lines)
 
     @property
     def label(self) -> str:

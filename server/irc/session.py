@@ -31,23 +31,17 @@ _NICK_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 class IrcSession(Session):
     __slots__ = ("gateway", "user", "host", "realname")
 
-    def __init__(self, service, transport, gateway) -> None:  # noqa: D107 (Session's, IRC's way)
-        self.service = service
-        self.clock = service.clock
-        self.transport = transport
-        self.gateway = gateway
-        room = service.room
-        self.member = room.connect(self, transport.peer)
+    def __init__(self, service, transport, gateway) -> None:
+        self.gateway = gateway  # before Session's: _make_connection needs it
+        super().__init__(service, transport)
         self.member.irc = True
-        registration = Registration(transport.peer or "unknown", fix_nick=self._fix_nick,
+        self.user, self.host, self.realname = "user", self.conn.registration.host, ""
+
+    def _make_connection(self, room) -> IrcConnection:
+        registration = Registration(self.transport.peer or "unknown", fix_nick=self._fix_nick,
                                     check_password=self._check_password if room.password_gate else None,
-                                    server=gateway.server)
-        self.conn = IrcConnection(gateway, registration, room.max_line)
-        self.user, self.host, self.realname = "user", registration.host, ""
-        self.last_active = self.clock.now
-        self._flow = None
-        self._pinged = False
-        self._timer = None
+                                    server=self.gateway.server)
+        return IrcConnection(self.gateway, registration, room.max_line)
 
     @property
     def person(self) -> Person:
