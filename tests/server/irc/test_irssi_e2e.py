@@ -3,11 +3,9 @@ room with an nc-style text user: join, talk both ways, /me, /msg, a nick clash, 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 
 from lineclient import text_user
+from tmuxterm import Tmux
 from requirements import require_program
 
 IRSSI_CONFIG = """\
@@ -19,38 +17,6 @@ settings = {
 """
 
 
-class Tmux:
-    """One detached tmux session on a private server socket, so no other tmux is touched."""
-
-    def __init__(self, command: list[str], width: int = 110, height: int = 40) -> None:
-        self.socket_name = f"selchat-irc-{os.getpid()}-{time.monotonic_ns()}"
-        self.run("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), " ".join(command))
-
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket_name, *args], check=True,
-                              capture_output=True, text=True, timeout=10).stdout
-
-    def type(self, line: str) -> None:
-        self.run("send-keys", "-t", "main", "-l", line)
-        self.run("send-keys", "-t", "main", "Enter")
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "main")
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{text!r} never appeared; screen:\n{screen}")
-            time.sleep(0.05)  # polling the pane with a deadline, not sleeping as a guess
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket_name, "kill-server"], capture_output=True, timeout=10)
-
-
 def test_irssi_and_a_text_user_share_the_room(run_server, tmp_path):
     irssi = require_program("irssi")
     require_program("tmux")
@@ -59,7 +25,8 @@ def test_irssi_and_a_text_user_share_the_room(run_server, tmp_path):
     home.mkdir()
     (home / "config").write_text(IRSSI_CONFIG)
     carol = text_user(server.address, "carol")
-    tmux = Tmux([irssi, f"--home={home}", "-c", server.host, "-p", str(server.irc_port), "-n", "ircdave"])
+    tmux = Tmux([irssi, f"--home={home}", "-c", server.host, "-p", str(server.irc_port), "-n", "ircdave"],
+                width=110, height=40)
     try:
         carol.expect("ircdave has joined")
         tmux.wait_for("Welcome to selchat, ircdave!daveu@127.0.0.1")

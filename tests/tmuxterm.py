@@ -1,0 +1,41 @@
+"""A program in a real terminal for end-to-end tests: a detached tmux session on a private
+server socket (so no other tmux is touched), typed into with send-keys and read with capture-pane."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+
+class Tmux:
+    """One detached tmux session running `command`."""
+
+    def __init__(self, command: list[str], width: int = 100, height: int = 30) -> None:
+        self.socket_name = f"selchat-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.run("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), " ".join(command))
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket_name, *args], check=True,
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def type(self, line: str) -> None:
+        """Type `line` literally, then Enter."""
+        self.run("send-keys", "-t", "main", "-l", line)
+        self.run("send-keys", "-t", "main", "Enter")
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "main")
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} never appeared; screen:\n{screen}")
+            time.sleep(0.05)  # polling the pane with a deadline, not sleeping as a guess
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket_name, "kill-server"], capture_output=True, timeout=10)
