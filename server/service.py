@@ -90,7 +90,7 @@ class Service:
                         json_bytes = encode_json(event)
                     member.link.transport.write(json_bytes)
                 elif member.irc:
-                    # IRC lines depend on the viewer only for the few it names (server/irc/broadcast.py):
+                    # IRC lines depend on the viewer only for the few it names (server/irc/gateway.py):
                     # the common line is encoded once, like the other dialects'.
                     if irc_copy is None:
                         irc_copy = member.link.broadcast(event)
