@@ -49,7 +49,8 @@ class EchoRoom(Room):
         return []
 
     def welcome(self, member: Member) -> ev.Welcome:
-        return ev.Welcome(self.server_name, self.mode.value, member.nick, (member.nick,), 1, self.max_line)
+        return ev.Welcome(server=self.server_name, mode=self.mode.value, nick=member.nick, users=(member.nick,),
+                          user_count=1, max_line=self.max_line)
 
     def takes_notices(self, member: Member) -> bool:
         return member.json

@@ -152,8 +152,9 @@ class ChatRoom(Room):
 
     def welcome(self, member: Member) -> ev.Welcome:
         shown = tuple(m.nick for m in self.members[:WELCOME_USERS_MAX])
-        return ev.Welcome(self.server_name, self.mode.value, member.nick, shown, len(self.members),
-                          self.max_line, epoch=self.log.epoch, session=self._sessions.get(member))
+        return ev.Welcome(server=self.server_name, mode=self.mode.value, nick=member.nick, users=shown,
+                          user_count=len(self.members), max_line=self.max_line, epoch=self.log.epoch,
+                          session=self._sessions.get(member))
 
     def catch_up(self, member: Member) -> Outgoing:
         """The usual history, or with a hello's `since`: what came after it (or why not)."""

@@ -120,41 +120,21 @@ class ConnectionClosed(Event):
 
 # --- notifications: server -> client --------------------------------------------------------
 
-_WIRE_ORDER = ("server", "mode", "nick", "users", "user_count", "max_line", "epoch", "session")
-_CLIENT_ORDER = ("nick", "mode", "users", "user_count", "server", "max_line")
-
-
-@dataclass(slots=True, init=False)
+@dataclass(slots=True, kw_only=True)
 class Welcome(Event):
     """The server took us in: who we are, where, and the line limit."""
 
-    server: str
+    server: str = ""
     mode: str
     nick: str
     users: tuple[str, ...]
     user_count: int
-    max_line: int
+    max_line: int = DEFAULT_MAX_LINE
     # The room's history epoch (chat mode; sids compare only within one) and this connection's
     # session token (to present in a later hello). Random per room and connection, so not part
     # of equality.
     epoch: str | None = field(default=None, compare=False)
     session: str | None = field(default=None, compare=False)
-
-    def __init__(self, *args, **fields) -> None:
-        # Two positional orders are in use: the wire's (server, mode, nick, users, ...), which the
-        # server's rooms use, and the client's (nick, mode, users, user_count, server=""), which
-        # its tests use. The third argument tells them apart: a nick is a str, a user list never
-        # is. Keywords work for both; new code should use them.
-        order = _CLIENT_ORDER if len(args) > 2 and not isinstance(args[2], str) else _WIRE_ORDER
-        fields.update(zip(order, args))
-        self.server = fields.get("server", "")
-        self.mode = fields["mode"]
-        self.nick = fields["nick"]
-        self.users = fields["users"]
-        self.user_count = fields["user_count"]
-        self.max_line = fields.get("max_line", DEFAULT_MAX_LINE)
-        self.epoch = fields.get("epoch")
-        self.session = fields.get("session")
 
 
 @dataclass(slots=True, eq=False)

@@ -31,7 +31,7 @@ def status(state: ConnectionState, **kwargs) -> StatusChanged:
 
 
 CONVERSATION = [
-    Welcome(NICK, "chat", (NICK, "bob", "carol"), 3, "selchat 0.1.0"),
+    Welcome(nick=NICK, mode="chat", users=(NICK, "bob", "carol"), user_count=3, server="selchat 0.1.0"),
     ChatLine("message", "bob", "morning all", T0 + 60, replay=True),
     ChatLine("message", "carol", "hi bob! did the server restart go ok?", T0 + 120),
     ChatLine("message", "bob", "yes, the clients reconnected by themselves", T0 + 180),

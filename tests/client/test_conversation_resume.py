@@ -49,7 +49,7 @@ def test_the_hello_after_a_reconnect_carries_since_and_session():
 
 def test_events_without_a_sid_fall_back_to_the_ts_rule():
     session = ClientSession("alice")
-    session.on_welcome(Welcome("alice", "chat", ("alice",), 1))
+    session.on_welcome(Welcome(nick="alice", mode="chat", users=("alice",), user_count=1))
     assert session.apply(ChatLine("message", "bob", "x", 5.0))
     assert session.apply(ChatLine("message", "bob", "x", 5.0, replay=True)) == []
     assert session.apply(Joined("carol", 6.0))

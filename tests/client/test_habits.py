@@ -20,7 +20,8 @@ T0 = scenes.T0
 async def welcome(pilot, *others: str) -> None:
     users = (scenes.NICK, *others)
     await scenes.feed(pilot.app, [scenes.status(ConnectionState.CONNECTED),
-                                  scenes.Welcome(scenes.NICK, "chat", users, len(users), "selchat")],
+                                  scenes.Welcome(nick=scenes.NICK, mode="chat", users=users, user_count=len(users),
+                                                 server="selchat")],
                       pilot)
 
 

@@ -26,7 +26,7 @@ async def test_a_burst_beyond_the_log_is_skipped_with_a_count_and_the_drop_is_no
     async with app.run_test(size=(100, 24)) as pilot:
         emit = app.client.on_event
         emit(scenes.status(ConnectionState.CONNECTED))
-        emit(Welcome(scenes.NICK, "chat", (scenes.NICK, "bob"), 2, "selchat"))
+        emit(Welcome(nick=scenes.NICK, mode="chat", users=(scenes.NICK, "bob"), user_count=2, server="selchat"))
         for event in flood(0, 30_000):
             emit(event)
         # Lost and regained between two frames: the log must still say so.
@@ -68,7 +68,7 @@ async def test_each_frame_draws_within_its_budget_so_keys_get_their_turn(monkeyp
     async with app.run_test(size=(100, 24)) as pilot:
         emit = app.client.on_event
         emit(scenes.status(ConnectionState.CONNECTED))
-        emit(Welcome(scenes.NICK, "chat", (scenes.NICK, "bob"), 2, "selchat"))
+        emit(Welcome(nick=scenes.NICK, mode="chat", users=(scenes.NICK, "bob"), user_count=2, server="selchat"))
         typed_while_behind: list[int] = []
         app.chat_input.watch(app.chat_input, "value",
                              lambda value: typed_while_behind.append(len(app.backlog)), init=False)

@@ -15,7 +15,7 @@ from selchat.client.session import (
 
 
 def welcome(nick="alice", mode="chat", users=("alice",)):
-    return Welcome(nick, mode, tuple(users), len(users))
+    return Welcome(nick=nick, mode=mode, users=tuple(users), user_count=len(users))
 
 
 def test_non_json_lines_decode_to_nothing():

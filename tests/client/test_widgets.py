@@ -23,7 +23,8 @@ async def welcome(pilot, *others: str) -> None:
     """Connect the app's session as alice, with `others` in the room."""
     users = (scenes.NICK, *others)
     await scenes.feed(pilot.app, [scenes.status(ConnectionState.CONNECTED),
-                                  scenes.Welcome(scenes.NICK, "chat", users, len(users), "selchat")],
+                                  scenes.Welcome(nick=scenes.NICK, mode="chat", users=users, user_count=len(users),
+                                                 server="selchat")],
                       pilot)
 
 

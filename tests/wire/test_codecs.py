@@ -65,7 +65,7 @@ def test_history_encodes_as_replayed_events():
 
 def test_every_notification_type_encodes_in_both_dialects():
     samples = [
-        ev.Welcome("selchat", "chat", "a", ("a",), 1, 8192), ev.Message("a", "t", 0.0), ev.Action("a", "t", 0.0),
+        ev.Welcome(server="selchat", mode="chat", nick="a", users=("a",), user_count=1, max_line=8192), ev.Message("a", "t", 0.0), ev.Action("a", "t", 0.0),
         ev.Private("a", "b", "t", 0.0), ev.Reply("t"), ev.Joined("a", 0.0), ev.Left("a", "quit", 0.0),
         ev.NickChanged("a", "b", 0.0), ev.Users(("a",), 1), ev.Presence(("a",), (), 1, 0, 101),
         ev.History(()), ev.Notice("n"), ev.HelpText(("h",)), ev.Error("c", "m"), ev.Ping(1), ev.Pong(1),

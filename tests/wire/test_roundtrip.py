@@ -52,8 +52,8 @@ ping_id = json_value.filter(lambda v: len(json.dumps(v, ensure_ascii=False, sepa
 message = st.builds(ev.Message, nick, hostile_text, ts_sent, line_id, st.booleans())
 action = st.builds(ev.Action, nick, hostile_text, ts_sent, line_id, st.booleans())
 NOTIFICATIONS = {
-    ev.Welcome: st.builds(lambda *a: ev.Welcome(*a), hostile_text, st.sampled_from(["chat", "echo", "upper"]),
-                          nick, nicks, count, st.integers(1, 10**6)),
+    ev.Welcome: st.builds(ev.Welcome, server=hostile_text, mode=st.sampled_from(["chat", "echo", "upper"]),
+                          nick=nick, users=nicks, user_count=count, max_line=st.integers(1, 10**6)),
     ev.Message: message,
     ev.Action: action,
     ev.Private: st.builds(ev.Private, nick, nick, hostile_text, ts_sent, line_id, st.booleans()),
