@@ -24,6 +24,7 @@ from selchat.server import transport as transport_module
 from selchat.server.chat import Member, Mode, Room
 from selchat.server.protocol import Connection
 from selchat.server.network import Reactor, Transport
+from selchat.server.resume import ResumeLog
 from selchat.server.service import Service, Session
 
 STAYERS = 8
@@ -39,6 +40,9 @@ class InProcessServer:
         # A short grace: the stalled readers are dropped as too slow soon after the flood passes.
         self.reactor = Reactor(selectors.DefaultSelector(), max_sendq=256 << 10, sendq_grace=0.2)
         self.room = Room(Mode.CHAT, history=20)
+        # Bounded logs kept small like the history, so they are full after the warm-up rounds and
+        # what still grows is state a connection left behind.
+        self.room.log = ResumeLog(window=20, taken_max=20)
         self.service = Service(self.reactor, self.room)
         listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
