@@ -3,7 +3,7 @@
 Admission (`Acceptor.refusal_reason`) says why a connection may not be served: too many at once,
 too many from one address, or a descriptor `select()` could not watch. How a refusal is worded is
 not decided here: the caller hands in `refusal(reason) -> bytes` (the server wires in its
-protocol's error line). As in Redis's acceptCommonHandler, a refused peer is told why and closed.
+protocol's error line), and a listener may have its own (the IRC port's ERROR line). As in Redis's acceptCommonHandler, a refused peer is told why and closed.
 A TLS client can only read a refusal sent inside TLS, so it gets a handshake first, within a
 budget (TLS_REFUSALS_IN_FLIGHT).
 
@@ -86,15 +86,16 @@ class Acceptor:
         conns.on_close(lambda transport, reason: self._refusing.discard(transport))
 
     def listen(self, sock: socket.socket, make_handler: Callable[[Transport], object],
-               tls: ssl.SSLContext | None = None) -> None:
+               tls: ssl.SSLContext | None = None, refusal: Callable[[str], bytes] | None = None) -> None:
         """Accept connections on `sock`; `make_handler(transport)` returns each one's handler.
 
         With `tls`, each connection first completes a TLS handshake, without blocking, inside
-        the loop; its handler is made once the handshake is done.
+        the loop; its handler is made once the handshake is done. `refusal` words this
+        listener's refusals when its dialect is not the default's (the IRC port's ERROR line).
         """
         sock.setblocking(False)
         on_ready = functools.partial(self._accept, sock)
-        self._listeners[sock.fileno()] = (sock, make_handler, tls, on_ready)
+        self._listeners[sock.fileno()] = (sock, make_handler, tls, on_ready, refusal or self.refusal)
         self.loop.register(sock, READ, on_ready)
 
     def close_listeners(self) -> None:
@@ -123,7 +124,7 @@ class Acceptor:
 
     def _accept(self, listener: socket.socket, mask: int) -> None:
         """Accept until EAGAIN, or until ACCEPT_FAILURES_PER_TURN connections failed."""
-        _, make_handler, tls, _ = self._listeners[listener.fileno()]
+        _, make_handler, tls, _, refusal = self._listeners[listener.fileno()]
         failures = 0
         while failures < ACCEPT_FAILURES_PER_TURN:
             try:
@@ -140,23 +141,23 @@ class Acceptor:
                 self._accept_failed("accept()", exc)
                 continue
             try:
-                self._admit(sock, address, make_handler, tls)
+                self._admit(sock, address, make_handler, tls, refusal)
             except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
                 failures += 1
                 sock.close()
                 self._accept_failed("TLS wrap" if tls is not None else "setting up", exc)
 
     def _admit(self, sock: socket.socket, address, make_handler: Callable,
-               tls: ssl.SSLContext | None) -> None:
+               tls: ssl.SSLContext | None, refusal: Callable[[str], bytes]) -> None:
         """Refuse, or make a Transport of, one accepted socket. Raises OSError if it is dead already
         (before anything is counted) or the selector will not watch it (then it is un-counted at
         the end of the turn)."""
         sock.setblocking(False)
         # Interned: thousands of connections from one address then share one string.
         peer = sys.intern(address[0] if isinstance(address, tuple) else str(address))
-        refusal = self.refusal_reason(sock, peer)
-        if refusal and not (tls is not None and self._can_refuse_over_tls(sock)):
-            self._refuse(sock, peer, refusal)
+        reason = self.refusal_reason(sock, peer)
+        if reason and not (tls is not None and self._can_refuse_over_tls(sock)):
+            self._refuse(sock, peer, reason, refusal(reason))
             return
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -171,9 +172,9 @@ class Acceptor:
         sock.getpeername()
         sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         # A TLS client can only read a refusal sent inside TLS: shake hands first.
-        if refusal:
-            transport = self.conns.adopt(sock, peer, functools.partial(self._refuse_after_handshake, refusal),
-                                         handshake=READ)
+        if reason:
+            transport = self.conns.adopt(sock, peer, functools.partial(self._refuse_after_handshake, reason,
+                                                                       refusal(reason)), handshake=READ)
             self._refusing.add(transport)
         else:
             self.conns.adopt(sock, peer, make_handler, handshake=READ)
@@ -183,18 +184,18 @@ class Acceptor:
         fits_select = self.loop.backend != "select" or sock.fileno() < FD_SETSIZE
         return fits_select and len(self._refusing) < TLS_REFUSALS_IN_FLIGHT
 
-    def _refuse_after_handshake(self, reason: str, transport: Transport) -> None:
+    def _refuse_after_handshake(self, reason: str, told: bytes, transport: Transport) -> None:
         self._refusing.discard(transport)
         log.warning("refused a TLS connection from %s: %s", transport.peer, reason)
-        transport.write(self.refusal(reason))
+        transport.write(told)
         transport.close(reason)
         return None  # no handler: the connection never reaches the chat
 
-    def _refuse(self, sock: socket.socket, peer: str, reason: str) -> None:
+    def _refuse(self, sock: socket.socket, peer: str, reason: str, told: bytes) -> None:
         log.warning("refused a connection from %s: %s (%d connections, backend %s)", peer, reason,
                     self.conns.count, self.loop.backend)
         try:
-            sock.send(self.refusal(reason))
+            sock.send(told)
         except OSError:
             pass
         sock.close()

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("cannot listen for IRC on %s:%d: %s", args.host, args.irc_port, exc.strerror)
             return 1
         gateway = IrcGateway(service, ServerInfo(version=f"selchat-{__version__}"))
-        reactor.listen(irc_listener, gateway.make_session, tls)
+        reactor.listen(irc_listener, gateway.make_session, tls, refusal=gateway.refusal)
         irc_host, irc_port = irc_listener.getsockname()[:2]
         log.info("irc on %s:%d (#selchat%s%s)", irc_host, irc_port, ", tls" if tls else "",
                  ", password" if password else "")

@@ -48,9 +48,9 @@ class Reactor(Loop):
             self.on_turn = self._trace
 
     def listen(self, sock: socket.socket, make_handler: Callable[[Transport], object],
-               tls: ssl.SSLContext | None = None) -> None:
+               tls: ssl.SSLContext | None = None, refusal: Callable[[str], bytes] | None = None) -> None:
         """Accept connections on `sock` (see `Acceptor.listen`)."""
-        self.acceptor.listen(sock, make_handler, tls)
+        self.acceptor.listen(sock, make_handler, tls, refusal)
 
     def close_listeners(self) -> None:
         self.acceptor.close_listeners()

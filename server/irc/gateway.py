@@ -18,6 +18,7 @@ from selchat.wire.text import nick_key
 from .. import events as ev
 from .channel import ChannelView
 from .identity import Person, from_dialect
+from .message import serialise
 from .registration import ServerInfo
 
 if TYPE_CHECKING:
@@ -44,6 +45,12 @@ class IrcGateway:
     def make_session(self, transport):
         from .session import IrcSession
         return IrcSession(self.service, transport, self)
+
+    @staticmethod
+    def refusal(reason: str) -> bytes:
+        """How the IRC port tells a connection it refused (server full, too many from one
+        address) why: an ERROR, the one line IRC clients show before a close (irc.md P15)."""
+        return serialise("ERROR", f"Closing Link: {reason}", trailing=True)
 
     # --- who is who --------------------------------------------------------------------
 
