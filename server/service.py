@@ -41,6 +41,7 @@ class Service:
         self.idle_timeout = idle_timeout  # seconds without a complete line, 0 for none
         self.shutting_down = False
         self.forced = False
+        self.departing: Member | None = None  # while its leave is told (see deliver_leave)
         if room.announces_presence:
             self.clock.call_later(PRESENCE_INTERVAL, self._presence_tick)
         if idle_timeout:
@@ -57,9 +58,22 @@ class Service:
 
     def session_closed(self, session: Session, reason: str) -> None:
         """`session`'s connection has closed (the session's `connection_lost`)."""
-        self.deliver(self.room.leave(session.member, reason, self.clock.wall))
+        self.member_left(session.member, reason)
         if self.shutting_down:
             self.stop_if_drained()
+
+    def member_left(self, member: Member, reason: str) -> None:
+        """Tell the room `member` left."""
+        self.deliver_leave(member, self.room.leave(member, reason, self.clock.wall))
+
+    def deliver_leave(self, member: Member, outgoing: list) -> None:
+        """Deliver `outgoing`, which says `member` left. The room has let go of its nick by
+        then, so `departing` names it meanwhile: IRC's QUIT shows who it was (user@host)."""
+        self.departing = member
+        try:
+            self.deliver(outgoing)
+        finally:
+            self.departing = None
 
     def deliver(self, outgoing: list) -> None:
         """Queue each notification for its recipients, encoded once per dialect."""

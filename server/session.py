@@ -137,7 +137,7 @@ class Session:
                 self._hold(event, flow.paused_until)
                 return
             if type(event) is ev.ConnectionClosed:
-                deliver(room.leave(member, event.reason, clock.wall))
+                service.member_left(member, event.reason)
                 transport.close(event.reason)
                 return
             if rate and not self._flow_state().bucket.take(clock.now):
@@ -146,7 +146,11 @@ class Session:
             if room.shows_life(event):
                 self.last_active = clock.now
                 self._pinged = False
-            deliver(room.receive(member, event, clock.wall, conn.dialect is Dialect.PENDING))
+            outgoing = room.receive(member, event, clock.wall, conn.dialect is Dialect.PENDING)
+            if type(event) is ev.Quit:  # answering it, the room let the nick go (see deliver_leave)
+                service.deliver_leave(member, outgoing)
+            else:
+                deliver(outgoing)
 
     def _flow_state(self) -> _Flow:
         if self._flow is None:
@@ -234,8 +238,7 @@ class Session:
             return
         if now >= self.last_active + idle:
             self.say(ev.Notice(f"closing: idle for {idle:g} seconds", "idle"))
-            service = self.service
-            service.deliver(service.room.leave(self.member, "idle timeout", self.clock.wall))
+            self.service.member_left(self.member, "idle timeout")
             transport.close("idle timeout")
         elif self.member.json and not self._pinged and now >= self.last_active + idle / 2:
             self._pinged = True

@@ -39,8 +39,6 @@ class IrcGateway:
         self.room = service.room
         self.server = server or ServerInfo()
         self._shared_view = ChannelView(_NOBODY, self.server)
-        # IRC members whose leave is being told: gone from the room's nicks, still named by it.
-        self.departed: dict[str, Person] = {}
 
     def make_session(self, transport):
         from .session import IrcSession
@@ -59,8 +57,10 @@ class IrcGateway:
         ``nick!text@selchat`` / ``nick!json@selchat`` for the other dialects."""
         member = self.room.nicks.holder(nick)
         if member is None:
-            gone = self.departed.get(nick_key(nick))
-            return gone.renamed(nick) if gone is not None else from_dialect(nick, "text")
+            # The member whose leave is being told is no longer in the room's nicks.
+            member = self.service.departing
+            if member is None or nick_key(member.nick) != nick_key(nick):
+                return from_dialect(nick, "text")
         if member.irc:
             return member.link.person.renamed(nick)
         return from_dialect(nick, "json" if member.json else "text")

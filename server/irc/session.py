@@ -15,7 +15,7 @@ are the very same code for all three dialects. What differs:
 
 from __future__ import annotations
 
-from selchat.wire.text import NICK_MAX, is_valid_nick, nick_key
+from selchat.wire.text import NICK_MAX, is_valid_nick
 
 from .. import events as ev
 from ..session import Session
@@ -143,21 +143,8 @@ class IrcSession(Session):
         service.deliver(service.room.receive(self.member, request, self.clock.wall))
 
     def _leave(self, reason: str) -> None:
-        """Tell the room this member left; its IRC prefix stays known while that is told."""
-        key = nick_key(self.member.nick)
-        self.gateway.departed[key] = self.person
-        try:
-            self.service.deliver(self.service.room.leave(self.member, reason, self.clock.wall))
-        finally:
-            self.gateway.departed.pop(key, None)
-
-    def connection_lost(self, reason: str) -> None:
-        key = nick_key(self.member.nick)
-        self.gateway.departed[key] = self.person
-        try:
-            super().connection_lost(reason)
-        finally:
-            self.gateway.departed.pop(key, None)
+        """Tell the room this member left (its IRC prefix stays known while that is told)."""
+        self.service.member_left(self.member, reason)
 
     def check_idle(self, now: float, idle: float) -> None:
         """Close after `idle` seconds without a line; PING halfway, so a live client answers."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from credentials import PASSWORD
@@ -218,3 +220,73 @@ def test_irc_over_tls(run_server, certificate):
 def test_irc_port_needs_chat_mode(run_server):
     with pytest.raises(RuntimeError, match="--irc-port needs --mode chat"):
         run_server("--irc-port", "0", "--mode", "echo")
+
+
+def test_text_and_json_users_join_rename_and_leave_with_full_prefixes(server):
+    dave = irc_user(server, "dave")
+    carol = text_user(server.address, "carol")
+    guest = dave.expect(r"!text@selchat JOIN #selchat$").split("!", 1)[0]
+    assert guest.startswith(":guest")
+    assert dave.expect("NICK") == f"{guest}!text@selchat NICK :carol"
+    tui, _ = json_client(server.address, "tui")
+    assert dave.expect("JOIN") == ":tui!json@selchat JOIN #selchat"
+    carol.send_line("/quit gone")
+    assert dave.expect("QUIT") == ":carol!text@selchat QUIT :quit: gone"
+    tui.close()
+    assert dave.expect("QUIT").startswith(":tui!json@selchat QUIT :connection ")  # closed, or lost
+    bot, _ = json_client(server.address, "bot")
+    bot.send_json({"type": "quit", "reason": "done"})
+    assert dave.expect("QUIT") == ":bot!json@selchat QUIT :quit: done"
+    dave.close()
+
+
+def test_a_refused_irc_connection_is_told_why_in_an_irc_error(run_server):
+    # The words of a refusal depend on the port: IRC clients are sent ERROR, not "!!! error:".
+    server = run_server("--irc-port", "0", "--max-per-ip", "1")
+    with text_user(server.address, "carol"):
+        with IrcClient(server.irc_address) as refused:
+            assert refused.read_until_closed() == [
+                "ERROR :Closing Link: too many connections from your address (limit 1)"]
+    full = run_server("--irc-port", "0", "--max-clients", "1")
+    with text_user(full.address, "carol"):
+        with IrcClient(full.irc_address) as refused:
+            assert refused.read_until_closed() == ["ERROR :Closing Link: server full, try again later"]
+        with LineClient(full.address) as text:  # the main port keeps the text dialect's words
+            assert text.read_until_closed() == ["!!! error: server full, try again later"]
+
+
+def test_a_refused_irc_connection_over_tls_is_told_why_in_an_irc_error(run_server, certificate):
+    import ssl
+    cert, key = certificate
+    server = run_server("--irc-port", "0", "--tls-cert", cert, "--tls-key", key, "--max-per-ip", "1")
+    context = ssl.create_default_context(cafile=cert)
+    with IrcClient(server.irc_address, tls=context) as first:
+        first.send_irc("NICK dave", "USER d 0 * :Dave")
+        first.expect(f"{SRV} 001 dave ")
+        with IrcClient(server.irc_address, tls=context) as refused:
+            assert refused.read_until_closed() == [
+                "ERROR :Closing Link: too many connections from your address (limit 1)"]
+
+
+def test_an_irc_client_that_stops_reading_is_dropped_and_seen_to_quit(run_server):
+    server = run_server("--irc-port", "0", "--max-sendq", "65536", "--rate", "0")
+    alice = text_user(server.address, "alice")
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # set before connecting
+    stalled.connect(server.irc_address)
+    stalled.sendall(b"NICK stalled\r\nUSER s 0 * :S\r\n")
+    alice.expect("stalled has joined")
+    watcher = irc_user(server, "watcher")
+    payload = "y" * 400  # one IRC line each: the watcher reads as fast as alice sends
+    for batch in range(1000):  # at most 28 MB, far past what the kernel buffers for the stalled one
+        alice.send("".join(f"{batch}.{n} {payload}\n" for n in range(64)))
+        alice.expect(rf"^<alice> {batch}\.63 y")
+        watcher.expect(rf"PRIVMSG #selchat :{batch}\.63 y")
+        if any(line.startswith("*** stalled has left") for line in alice.lines):
+            break
+    alice.expect(r"^\*\*\* stalled has left \(too slow \(output queue full\)\)$")
+    assert watcher.expect("QUIT") == ":stalled!s@127.0.0.1 QUIT :too slow (output queue full)"
+    server.wait_for_log(r"WARNING stalled .* dropped: too slow")
+    stalled.close()
+    alice.close()
+    watcher.close()
