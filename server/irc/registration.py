@@ -11,7 +11,8 @@ What the clients need, in short:
 - anything else before registration gets 451, never silence and never 421, or irssi
   waits five minutes for an answer to its ``JOIN :`` probe (P1);
 - a bad or taken nick is fixed up and the client is told so in 001, never refused with
-  432/433, because irssi gives up for good on a 432 (P3, P4).
+  432/433, because irssi gives up for good on a 432 (P3, P4);
+- a refused password gets 464 and an ERROR with the reason (P15).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class Registration:
 
     host: str
     fix_nick: Callable[[str], str]
-    check_password: Callable[[str | None], bool] | None = None
+    # The password given (None: no PASS) -> None if it is accepted, else why it is not.
+    check_password: Callable[[str | None], str | None] | None = None
     server: ServerInfo = field(default_factory=ServerInfo)
     state: State = State.OPEN
     registered: Registered | None = None
@@ -151,10 +153,10 @@ class Registration:
     def _try_complete(self) -> list[bytes]:
         if self._cap_hold or self._nick is None or self._user is None:
             return []
-        if self.check_password is not None and not self.check_password(self._password):
+        refused = self.check_password(self._password) if self.check_password is not None else None
+        if refused is not None:
             # "Unauthorized" in the ERROR stops irssi from reconnecting in a loop (P15).
-            return [self._numeric("464", "Password incorrect"),
-                    *self._close("Unauthorized: bad password")]
+            return [self._numeric("464", "Password incorrect"), *self._close(f"Unauthorized: {refused}")]
         wanted = self._nick
         nick = self.fix_nick(wanted)
         person = Person(nick, self._user, self.host, self._realname)
@@ -184,6 +186,10 @@ class Registration:
                                    f'here, so you are "{n}" (use /nick to pick another)',
                                    prefix=s.name, trailing=True))
         return lines
+
+    def input_too_long(self) -> list[bytes]:
+        """417 for a line over the input limit, before registration (ChannelView's after it)."""
+        return [self._numeric("417", "Input line was too long")]
 
     def _close(self, reason: str) -> list[bytes]:
         self.state = State.CLOSED

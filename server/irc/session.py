@@ -66,17 +66,19 @@ class IrcSession(Session):
         nicks.rename(member, nick)
         return nick
 
-    def _check_password(self, password: str | None) -> bool:
+    def _check_password(self, password: str | None) -> str | None:
+        """None if `password` opens the room, else why not (in the gate's words)."""
         if password is None:
-            return False
+            return "this server needs a password: send it with PASS"
         gate = self.service.room.password_gate
         refused = gate.check(self.member, password, self.clock.wall)
         if refused is None:
-            return True
+            return None
         # The address's back-off is counted in the gate; the operator's log line is kept. What the
         # gate would tell a text user, IRC says its own way (464, ERROR, close: registration.py).
         self.service.deliver([(to, event) for to, event in refused if type(event) is ev.LogLine])
-        return False
+        errors = [event.message for _, event in refused if type(event) is ev.Error]
+        return errors[0] if errors else "wrong password"
 
     def _registered(self) -> None:
         person = self.conn.registration.registered.person
@@ -113,8 +115,7 @@ class IrcSession(Session):
     def _line(self, message) -> None:
         conn = self.conn
         if message is TOO_LONG:
-            if conn.view is not None:
-                self._write(conn.view.input_too_long())
+            self._write(conn.view.input_too_long() if conn.view is not None else conn.registration.input_too_long())
             return
         if not conn.registered:
             registration = conn.registration

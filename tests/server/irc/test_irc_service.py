@@ -145,3 +145,35 @@ def test_hostile_lines_get_answers_and_break_nothing_before_and_after_registrati
     assert carol.lines()[-1] == "<dave> still here"
     assert all(len(line) <= 512 for line in dave.out.split(b"\n"))
     assert b"\x01VERSION" not in bytes(carol.out) and b"\x1b" not in bytes(carol.out)
+
+
+def test_an_overlong_line_gets_417_before_registration_as_after():
+    world = IrcWorld()
+    early = world.irc_connect()
+    world.send(early, b"x" * 9000 + b"\r\nNICK dave\r\nUSER u 0 * :Real\r\n")
+    lines = take(early)
+    assert lines[0] == ":selchat.local 417 * :Input line was too long"
+    assert any(line.startswith(":selchat.local 001 dave ") for line in lines)
+    world.send(early, b"PRIVMSG #selchat :" + b"y" * 9000 + b"\r\n")
+    assert take(early) == [":selchat.local 417 dave :Input line was too long"]
+
+
+def test_a_refused_password_says_why_the_irc_way_lock_out_included():
+    world = IrcWorld(room_args={"password": "sesame"})
+
+    def register(password: str) -> list[str]:
+        transport = world.irc_connect(peer="10.0.0.5")
+        world.send(transport, f"PASS {password}\r\nNICK d\r\nUSER d 0 * :D\r\n".encode())
+        assert transport.closing
+        return take(transport)
+
+    assert register("wrong") == [":selchat.local 464 * :Password incorrect",
+                                 "ERROR :Closing Link: 10.0.0.5 (Unauthorized: wrong password)"]
+    for _ in range(3):  # three wrong ones are free; the fourth locks the address out for 2 s
+        register("wrong")
+    assert register("sesame")[-1] == ("ERROR :Closing Link: 10.0.0.5 (Unauthorized: too many wrong "
+                                      "passwords from your address: try again in 2 s)")
+    nopass = world.irc_connect(peer="10.0.0.6")
+    world.send(nopass, b"NICK d\r\nUSER d 0 * :D\r\n")
+    assert take(nopass)[-1] == ("ERROR :Closing Link: 10.0.0.6 (Unauthorized: this server needs a "
+                                "password: send it with PASS)")

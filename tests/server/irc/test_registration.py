@@ -163,7 +163,7 @@ def test_user_name_and_host_are_made_safe_for_prefixes():
 
 def test_pass_is_handed_to_check_password_at_completion():
     seen = []
-    reg = make(check_password=lambda supplied: seen.append(supplied) or supplied == "sesame")
+    reg = make(check_password=lambda supplied: seen.append(supplied) or (None if supplied == "sesame" else "no"))
     assert feed(reg, b"PASS sesame\r\nNICK dave\r\n") == []
     assert commands(feed(reg, b"USER d 0 * :D\r\n"))[0] == "001"
     assert seen == ["sesame"]
@@ -172,10 +172,11 @@ def test_pass_is_handed_to_check_password_at_completion():
 
 def test_a_wrong_or_missing_password_closes_with_an_error_irssi_will_not_retry():
     for hello in (b"PASS wrong\r\nNICK dave\r\nUSER d 0 * :D\r\n", b"NICK dave\r\nUSER d 0 * :D\r\n"):
-        reg = make(check_password=lambda supplied: supplied == "sesame")
+        reg = make(check_password=lambda supplied: None if supplied == "sesame" else f"not {supplied}")
         assert feed(reg, hello) == [
             SRV + b" 464 * :Password incorrect\r\n",
-            b"ERROR :Closing Link: 127.0.0.1 (Unauthorized: bad password)\r\n",
+            # The reason is check_password's; "Unauthorized" keeps irssi from retrying (P15).
+            b"ERROR :Closing Link: 127.0.0.1 (Unauthorized: not %s)\r\n" % (b"wrong" if b"PASS" in hello else b"None"),
         ]
         assert reg.state is State.CLOSED and reg.registered is None
         assert feed(reg, b"NICK other\r\n") == []    # closed: nothing more comes out
@@ -199,8 +200,12 @@ def test_once_registered_it_says_nothing_more():
 @given(lines=st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" ")), max_size=8),
        command=st.sampled_from([b"CAP ", b"NICK ", b"USER ", b"PASS ", b"PING ", b"QUIT ", b""]))
 def test_registration_survives_any_lines(lines, command):
-    reg = make(fix_nick=lambda nick: "guest1", check_password=lambda supplied: True)
+    reg = make(fix_nick=lambda nick: "guest1", check_password=lambda supplied: None)
     data = b"".join(command + line + b"\r\n" for line in lines) + b"NICK x\r\nUSER u 0 * :r\r\n"
     for reply in feed(reg, data):
         assert len(reply) <= 512 and reply.endswith(b"\r\n") and reply.count(b"\n") == 1
         assert parse(reply) is not None
+
+
+def test_an_overlong_line_before_registration_is_a_417_to_star():
+    assert make().input_too_long() == [SRV + b" 417 * :Input line was too long\r\n"]
