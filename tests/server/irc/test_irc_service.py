@@ -177,3 +177,23 @@ def test_a_refused_password_says_why_the_irc_way_lock_out_included():
     world.send(nopass, b"NICK d\r\nUSER d 0 * :D\r\n")
     assert take(nopass)[-1] == ("ERROR :Closing Link: 10.0.0.6 (Unauthorized: this server needs a "
                                 "password: send it with PASS)")
+
+
+def test_an_unregistered_irc_connection_is_told_the_irc_way_too():
+    # Flood control, the idle timeout and shutdown reach a client that has not registered yet
+    # as NOTICE * (and ERROR before a close), never as a text line or nothing.
+    world = IrcWorld(rate=1.0, burst=1.0, idle_timeout=10.0)
+    flooder = world.irc_connect()
+    world.send(flooder, b"PING :a\r\nPING :b\r\n")
+    assert take(flooder) == [":selchat.local PONG selchat.local :a",
+                             ":selchat.local NOTICE * :flood control: more than 1 lines a second; your lines "
+                             "are delayed, not lost"]
+    quiet = world.irc_connect(peer="10.0.0.8")
+    world.reactor.advance(11.0)
+    assert take(quiet) == [":selchat.local NOTICE * :closing: idle for 10 seconds",
+                           "ERROR :Closing Link: 10.0.0.8 (closing: idle for 10 seconds)"]
+    assert quiet.closing
+    late = world.irc_connect(peer="10.0.0.9")
+    world.service.shutdown()
+    assert take(late) == [":selchat.local NOTICE * :server shutting down",
+                          "ERROR :Closing Link: 10.0.0.9 (server shutting down)"]
