@@ -39,6 +39,8 @@ class IrcGateway:
         self.room = service.room
         self.server = server or ServerInfo()
         self._shared_view = ChannelView(_NOBODY, self.server)
+        # While an IRC member's PART is told: its reason, so IRC viewers see a PART, not a QUIT.
+        self.parting: str | None = None
 
     def make_session(self, transport):
         from .session import IrcSession
@@ -81,8 +83,10 @@ class IrcGateway:
         if kind is ev.Joined:
             return b"".join(view.joined(self.person(event.nick))), frozenset((event.nick,))
         if kind is ev.Left:
-            reason = event.reason or "left"
-            return b"".join(view.quit(self.person(event.nick), reason)), frozenset((event.nick,))
+            who = self.person(event.nick)
+            lines = view.parted(who, self.parting) if self.parting is not None else \
+                view.quit(who, event.reason or "left")
+            return b"".join(lines), frozenset((event.nick,))
         if kind is ev.NickChanged:
             # The registry has the new nick already; the prefix is the old one, user@host kept.
             old = self.person(event.new).renamed(event.old)

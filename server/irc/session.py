@@ -178,7 +178,11 @@ class IrcSession(Session):
             return
         self._write(self.conn.view.parted(self.person, request.reason))
         old, nick = self.member, self.member.nick
-        self._leave(f"part: {request.reason}" if request.reason else "part")
+        self.gateway.parting = request.reason  # other IRC users see a PART; the rest, a leave
+        try:
+            self._leave(f"part: {request.reason}" if request.reason else "part")
+        finally:
+            self.gateway.parting = None
         # Still connected, out of the channel: a fresh member holds the nick until it rejoins.
         room = self.service.room
         self.member = room.connect(self, self.transport.peer)

@@ -197,3 +197,20 @@ def test_an_unregistered_irc_connection_is_told_the_irc_way_too():
     world.service.shutdown()
     assert take(late) == [":selchat.local NOTICE * :server shutting down",
                           "ERROR :Closing Link: 10.0.0.9 (server shutting down)"]
+
+
+def test_an_irc_part_is_a_part_to_other_irc_users_and_a_leave_to_the_rest():
+    world = IrcWorld()
+    carol, dave, erin = world.text_user("carol"), world.irc_user("dave"), world.irc_user("erin", peer="10.0.0.8")
+    erin.take()
+    world.send(dave, b"PART #selchat :back soon\r\n")
+    assert take(erin) == [":dave!u@10.0.0.7 PART #selchat :back soon"]
+    assert carol.lines()[-1] == "*** dave has left (part: back soon)"
+    world.send(dave, b"JOIN #selchat\r\n")
+    assert take(erin) == [":dave!u@10.0.0.7 JOIN #selchat"]
+    world.send(dave, b"PART #selchat\r\nNICK 9lives\r\n")
+    assert take(erin) == [":dave!u@10.0.0.7 PART #selchat"]
+    assert take(dave)[-1].startswith(":selchat.local 432 dave 9lives :Erroneous nickname")
+    world.send(erin, b"QUIT :bye\r\n")  # a quit stays a QUIT
+    world.send(world.irc_user("fred", peer="10.0.0.9"), b"QUIT\r\n")
+    assert carol.lines()[-3:] == ["*** erin has left (quit: bye)", "*** fred has joined", "*** fred has left (quit)"]
