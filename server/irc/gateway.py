@@ -85,7 +85,7 @@ class IrcGateway:
         if kind is ev.Left:
             who = self.person(event.nick)
             lines = view.parted(who, self.parting) if self.parting is not None else \
-                view.quit(who, event.reason or "left")
+                view.quit(who, quit_reason(event.reason))
             return b"".join(lines), frozenset((event.nick,))
         if kind is ev.NickChanged:
             # The registry has the new nick already; the prefix is the old one, user@host kept.
@@ -121,6 +121,16 @@ class IrcGateway:
             elif data:
                 session.transport.write(data)
         return send
+
+
+def quit_reason(reason: str) -> str:
+    """A leave's reason as IRC clients show a QUIT's: a quit's own words after "Quit: ", as
+    servers write it (modern IRC docs, QUIT), where the room says "quit: ..."."""
+    if reason == "quit":
+        return "Quit"
+    if reason.startswith("quit: "):
+        return "Quit: " + reason[len("quit: "):]
+    return reason or "left"
 
 
 def _each_own_copy(event) -> Callable[["Member"], None]:

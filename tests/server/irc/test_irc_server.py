@@ -143,7 +143,7 @@ def test_mixed_room_irc_text_and_json_users_see_each_other(server):
     # The IRC user's own lines were never echoed back to it (P5).
     assert not any("hello from irc" in line for line in dave.lines)
     dave.send_irc("QUIT :gone fishing")
-    assert late.expect("QUIT") == ":newname!daveu@127.0.0.1 QUIT :quit: gone fishing"
+    assert late.expect("QUIT") == ":newname!daveu@127.0.0.1 QUIT :Quit: gone fishing"  # the usual IRC form
     carol.expect("newname has left")
     for client in (carol, tui, dave, late):
         client.close()
@@ -231,12 +231,12 @@ def test_text_and_json_users_join_rename_and_leave_with_full_prefixes(server):
     tui, _ = json_client(server.address, "tui")
     assert dave.expect("JOIN") == ":tui!json@selchat JOIN #selchat"
     carol.send_line("/quit gone")
-    assert dave.expect("QUIT") == ":carol!text@selchat QUIT :quit: gone"
+    assert dave.expect("QUIT") == ":carol!text@selchat QUIT :Quit: gone"
     tui.close()
     assert dave.expect("QUIT").startswith(":tui!json@selchat QUIT :connection ")  # closed, or lost
     bot, _ = json_client(server.address, "bot")
     bot.send_json({"type": "quit", "reason": "done"})
-    assert dave.expect("QUIT") == ":bot!json@selchat QUIT :quit: done"
+    assert dave.expect("QUIT") == ":bot!json@selchat QUIT :Quit: done"
     dave.close()
 
 

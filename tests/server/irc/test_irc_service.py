@@ -211,6 +211,10 @@ def test_an_irc_part_is_a_part_to_other_irc_users_and_a_leave_to_the_rest():
     world.send(dave, b"PART #selchat\r\nNICK 9lives\r\n")
     assert take(erin) == [":dave!u@10.0.0.7 PART #selchat"]
     assert take(dave)[-1].startswith(":selchat.local 432 dave 9lives :Erroneous nickname")
-    world.send(erin, b"QUIT :bye\r\n")  # a quit stays a QUIT
+    world.send(dave, b"JOIN #selchat\r\n")
+    take(dave)
+    world.send(erin, b"QUIT :bye\r\n")  # a quit stays a QUIT, with IRC's "Quit: " before the reason
+    assert take(dave)[-1] == ":erin!u@10.0.0.8 QUIT :Quit: bye"
     world.send(world.irc_user("fred", peer="10.0.0.9"), b"QUIT\r\n")
+    assert take(dave)[-1] == ":fred!u@10.0.0.9 QUIT :Quit"
     assert carol.lines()[-3:] == ["*** erin has left (quit: bye)", "*** fred has joined", "*** fred has left (quit)"]
