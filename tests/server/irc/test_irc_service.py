@@ -218,3 +218,31 @@ def test_an_irc_part_is_a_part_to_other_irc_users_and_a_leave_to_the_rest():
     world.send(world.irc_user("fred", peer="10.0.0.9"), b"QUIT\r\n")
     assert take(dave)[-1] == ":fred!u@10.0.0.9 QUIT :Quit"
     assert carol.lines()[-3:] == ["*** erin has left (quit: bye)", "*** fred has joined", "*** fred has left (quit)"]
+
+
+def test_a_large_room_sums_up_joins_and_leaves_for_irc_and_says_what_names_leaves_out():
+    from selchat.server.room import PRESENCE_NAMES_MAX, WELCOME_USERS_MAX
+    world = IrcWorld()
+    watcher = world.irc_user("watcher")
+    crowd = [world.json_user(f"m{n}") for n in range(WELCOME_USERS_MAX)]
+    world.reactor.advance(PRESENCE_INTERVAL)
+    take(watcher)
+    burst = [world.json_user(f"late{n}") for n in range(PRESENCE_NAMES_MAX + 2)]
+    world.reactor.advance(PRESENCE_INTERVAL)
+    lines = take(watcher)
+    assert lines[:-1] == [f":late{n}!json@selchat JOIN #selchat" for n in range(PRESENCE_NAMES_MAX)]
+    here = WELCOME_USERS_MAX + PRESENCE_NAMES_MAX + 3
+    assert lines[-1] == f":selchat.local NOTICE #selchat :{PRESENCE_NAMES_MAX + 2} joined, 0 left, {here} here"
+    for transport in burst[:2]:
+        transport.close("connection closed")
+        transport.drained()
+    world.reactor.advance(PRESENCE_INTERVAL)
+    # The summary comes after the members are gone, so only their nicks are sure (what IRC
+    # clients go by); the user@host is the text dialect's.
+    assert [line.split("!", 1)[0] + " " + line.split(" ", 1)[1] for line in take(watcher)] == \
+        [":late0 QUIT :left", ":late1 QUIT :left"]
+    # A newcomer's names list is the welcome's (at most WELCOME_USERS_MAX): a NOTICE says so.
+    newcomer = world.irc_user("newcomer", peer="10.0.0.8")
+    notice = [line for line in irc_lines(newcomer) if "the names list shows" in line]
+    assert notice == [f":selchat.local NOTICE #selchat :{here - 1} here; the names list shows {WELCOME_USERS_MAX}"]
+    assert crowd
