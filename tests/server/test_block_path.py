@@ -20,7 +20,7 @@ MAX_LINE = 16
 # cut-short UTF-8, CR and CRLF, blanks (str.strip's whitespace, ASCII and not), control
 # characters and escape sequences, commands, JSON, and runs near --max-line.
 PIECES = [
-    b"hello", b"stra\xc3\x9fe", b"\xc7\x86", b"\xce\xa3\xcf\x82", b"\xff", b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98",
+    b"hello", b"hello\n", b"a line\n", b"one\ntwo\n", b"stra\xc3\x9fe", b"\xc7\x86", b"\xce\xa3\xcf\x82", b"\xff", b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98",
     b"\r", b"\n", b"\r\n", b"\n\n", b" ", b"\t", b"\x1c", b"\xc2\x85", b"\xe3\x80\x80", b"\x1b[31m", b"\x00",
     b"\x7f", b"/quit", b"/nick bob", b"/me waves", b"/who", b'{"type":"say","text":"x"}',
     b"x" * (MAX_LINE - 1), b"y" * MAX_LINE, b"z" * (MAX_LINE + 1), b"w" * (MAX_LINE + 3), b"v" * (3 * MAX_LINE),
