@@ -5,6 +5,7 @@ line in: no welcome and no notices it did not ask for."""
 
 from __future__ import annotations
 
+from selchat.wire.notifications import json_line
 from selchat.wire.schema import DEFAULT_MAX_LINE
 from selchat.wire.text_dialect import encode_reply_block
 
@@ -67,14 +68,24 @@ class EchoRoom(Room):
     # --- a read's lines at once (the block path: docs/architecture.md) ----------------------
 
     def replies_in_bulk(self, member: Member) -> bool:
-        """Whether this member's plain lines may be answered a block at a time (`reply_block`):
-        a joined text member, whose every line is answered with the line itself."""
-        return member.joined and not (member.json or member.irc)
+        """Whether this member's plain lines may be answered a block at a time: a joined text
+        member (`reply_block`: every line is answered with the line itself) or JSON one
+        (`reply_json_block`, for a block of nothing but `message` requests)."""
+        return member.joined and not member.irc
 
     def reply_block(self, member: Member, lines: bytes) -> bytes:
         """The text-dialect replies to a block of lines from `member` (see `replies_in_bulk`):
         the same bytes, in the same order, as answering each of its lines as a `TextLine`."""
         return encode_reply_block(lines, self._upper)
+
+    def reply_json_block(self, member: Member, says: list) -> bytes:
+        """The JSON replies to a block of `Say` requests: what `encode_json(Reply(...))` gives
+        for each (the same object, keys in the same order), joined."""
+        upper = self._upper
+        return b"".join(
+            json_line({"type": "reply", "text": say.text.upper() if upper else say.text} if say.id is None else
+                      {"type": "reply", "text": say.text.upper() if upper else say.text, "id": say.id})
+            for say in says)
 
     @staticmethod
     def block_shows_life(lines: bytes) -> bool:

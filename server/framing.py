@@ -140,12 +140,21 @@ class LineFramer:
         b"\\r" of a b"\\r\\n" dropped: what `next_line()` would return for each, joined.
 
         The rest of `data` (an unfinished line) is buffered as `push()` would. Only for the plain
-        case: no complete line is waiting in the buffer, nothing is being dropped, `data` ends at
-        least one line, no line is over `max_line` and the unfinished rest is short. Otherwise
-        nothing is taken and None is returned, and the caller uses `push()` / `next_line()`,
-        whose rules (a refused line's place among the others, the dropping state) then apply
-        exactly. The checks are C-level bytes methods over the whole read: linear, and about
-        50 ns a line.
+        case (`peek_block`); otherwise nothing is taken and None is returned.
+        """
+        block = self.peek_block(data)
+        if block is not None:
+            self.commit_block(data)
+        return block
+
+    def peek_block(self, data: bytes) -> bytes | None:
+        """What `take_block(data)` would return, without taking it.
+
+        None unless the case is plain: no complete line is waiting in the buffer, nothing is
+        being dropped, `data` ends at least one line, no line is over `max_line` and the
+        unfinished rest is short. Otherwise the caller uses `push()` / `next_line()`, whose rules
+        (a refused line's place among the others, the dropping state) then apply exactly. The
+        checks are C-level bytes methods over the whole read: linear, and about 50 ns a line.
         """
         newline = data.rfind(b"\n")
         if newline < 0 or self._skip:
@@ -169,11 +178,15 @@ class LineFramer:
             # next_line() drops one "\r" before each "\n"; a left-to-right, non-overlapping
             # replace does exactly that ("a\r\r\n" -> "a\r\n").
             block = block.replace(b"\r\n", b"\n")
-        self._reset()
-        if rest:
-            self._buffer = data[newline + 1 :]
-            self._tail_len = rest
         return block
+
+    def commit_block(self, data: bytes) -> None:
+        """Take what `peek_block(data)` showed: buffer only the unfinished rest of `data`."""
+        self._reset()
+        rest = len(data) - data.rfind(b"\n") - 1
+        if rest:
+            self._buffer = data[-rest:]
+            self._tail_len = rest
 
     def skip_blank_lines(self) -> bool:
         """Drop the complete lines of nothing but whitespace at the front, at C speed: a peer

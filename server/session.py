@@ -113,15 +113,23 @@ class Session:
         if not (room.answers_lines_in_bulk and room.replies_in_bulk(member)) or self.service.rate:
             return False
         conn, now = self.conn, self.clock.now
-        lines = conn.receive_block(data, now)
-        if lines is None:
-            return False
-        self.transport.write(room.reply_block(member, lines))
-        if room.block_shows_life(lines):
+        if member.json:
+            says = conn.receive_request_block(data, now, ev.Say)
+            if says is None:
+                return False
+            self.transport.write(room.reply_json_block(member, says))
+            alive = True  # every request is a sign of life
+        else:
+            lines = conn.receive_block(data, now)
+            if lines is None:
+                return False
+            self.transport.write(room.reply_block(member, lines))
+            alive = room.block_shows_life(lines)
+        if alive:
             self.last_active = now
             self._pinged = False
-        if conn.pending:
-            self._schedule()  # the unfinished rest of the read goes quiet after PARTIAL_LINE_QUIET
+        if conn.partial_deadline() is not None:
+            self._schedule()  # the unfinished rest of the read counts once it has been quiet
         return True
 
     def eof_received(self) -> bool:

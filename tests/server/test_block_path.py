@@ -26,6 +26,18 @@ PIECES = [
     b"x" * (MAX_LINE - 1), b"y" * MAX_LINE, b"z" * (MAX_LINE + 1), b"w" * (MAX_LINE + 3), b"v" * (3 * MAX_LINE),
 ]
 
+# A JSON connection's lines: messages (answered in bulk while a block holds nothing else), and
+# what is not (a ping, an empty message, broken JSON, a quit), plus a lone surrogate.
+JSON_PIECES = [
+    b'{"type":"message","text":"hi","id":1}\n', b'{"type":"message","text":"stra\xc3\x9fe"}\n',
+    b'{"type":"message","text":"\\ud800x","id":"a"}\n', b'{"type":"message","text":"\xff"}\r\n',
+    b'{"type":"message","text":"a very long message"}\n', b'{"type":"ping","id":2}\n',
+    b'{"type":"message","text":""}\n', b'{"type":"message"', b'\n', b'{"type":"quit"}\n', b"/quit\n",
+    b'{"type":"message","text":"' + b"q" * 50 + b'"}\n',  # over a --max-line of 64
+]
+JSON_MAX_LINE = 64
+JSON_HELLO = b'{"type":"hello","protocol":1,"nick":"ann"}\n'
+
 FIRST_LINES = [b"", b"first\n", b"\n", b'{"type":"hello","protocol":1,"nick":"ann"}\n', b'{"type":"hello"}\n',
                b"\xef\xbb\xbf{bad json\n"]
 
@@ -34,7 +46,13 @@ FIRST_LINES = [b"", b"first\n", b"\n", b'{"type":"hello","protocol":1,"nick":"an
 def timed_chunks(draw):
     """A stream cut at any points, with pauses (some past the 0.2 s partial-line flush) between
     the cuts, and maybe an end of input."""
-    stream = draw(st.sampled_from(FIRST_LINES)) + b"".join(draw(st.lists(st.sampled_from(PIECES), max_size=60)))
+    max_line = MAX_LINE
+    if draw(st.booleans()):
+        stream = draw(st.sampled_from(FIRST_LINES)) + b"".join(draw(st.lists(st.sampled_from(PIECES), max_size=60)))
+    else:
+        pieces = st.sampled_from(JSON_PIECES * 4 + PIECES)
+        stream = JSON_HELLO + b"".join(draw(st.lists(pieces, max_size=40)))
+        max_line = JSON_MAX_LINE
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=12)))
     ops = []
     for start, stop in zip([0] + cuts, cuts + [len(stream)]):
@@ -45,21 +63,20 @@ def timed_chunks(draw):
             ops.append(("wait", pause))
     if draw(st.booleans()):
         ops.append(("eof", None))
-    return ops
+    return max_line, ops
 
 
-def run(mode: Mode, ops, blocks: bool) -> tuple[bytes, bool, str | None, int]:
-    world = World(mode, room_args={"max_line": MAX_LINE})
+def run(mode: Mode, ops, blocks: bool, max_line: int = MAX_LINE) -> tuple[bytes, bool, str | None, int]:
+    world = World(mode, room_args={"max_line": max_line})
     if not blocks:
         world.room.answers_lines_in_bulk = False  # the exact per-line path
     bulk = [0]
-    reply_block = world.room.reply_block
+    for name in ("reply_block", "reply_json_block"):
+        def counted(member, lines, reply=getattr(world.room, name)):
+            bulk[0] += 1
+            return reply(member, lines)
 
-    def counted(member, lines):
-        bulk[0] += 1
-        return reply_block(member, lines)
-
-    world.room.reply_block = counted
+        setattr(world.room, name, counted)
     transport = world.connect()
     for kind, arg in ops:
         if transport.closing:
@@ -75,10 +92,11 @@ def run(mode: Mode, ops, blocks: bool) -> tuple[bytes, bool, str | None, int]:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mode=st.sampled_from([Mode.ECHO, Mode.UPPER]), ops=timed_chunks())
-def test_the_block_path_gives_the_bytes_the_per_line_path_gives(mode, ops):
-    by_block = run(mode, ops, blocks=True)
-    by_line = run(mode, ops, blocks=False)
+@given(mode=st.sampled_from([Mode.ECHO, Mode.UPPER]), stream=timed_chunks())
+def test_the_block_path_gives_the_bytes_the_per_line_path_gives(mode, stream):
+    max_line, ops = stream
+    by_block = run(mode, ops, blocks=True, max_line=max_line)
+    by_line = run(mode, ops, blocks=False, max_line=max_line)
     assert by_block[:3] == by_line[:3]
     assert by_line[3] == 0
 
@@ -145,3 +163,19 @@ def test_reply_block_is_encode_text_of_each_line():
     assert encode_reply_block(b"a\n\xc3\n\xce\xa3\xcf\x82\n", upper=True) == "A\n\ufffd\n\u03a3\u03a3\n".encode()
     assert encode_reply_block(b"stra\xc3\x9fe\n") == b"stra\xc3\x9fe\n"
     assert encode_reply_block(b"stra\xc3\x9fe\n", upper=True) == b"STRASSE\n"
+
+
+def test_a_json_read_of_messages_is_answered_in_one_write_and_anything_else_line_by_line():
+    world = World(Mode.UPPER)
+    transport = world.json_user("ann")
+    transport.take()
+    handled = []
+    handle = world.room.handle
+    world.room.handle = lambda *args: handled.append(args) or handle(*args)
+    written = []
+    write = transport.write
+    transport.write = lambda data: written.append(data) or write(data)
+    world.send(transport, b'{"type":"message","text":"stra\xc3\x9fe","id":1}\n{"type":"message","text":"b"}\n')
+    assert handled == [] and written == [b'{"type":"reply","text":"STRASSE","id":1}\n{"type":"reply","text":"B"}\n']
+    world.send(transport, b'{"type":"message","text":"c"}\n{"type":"who","id":2}\n')  # a block with a who
+    assert len(handled) == 2 and len(written) == 3
