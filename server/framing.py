@@ -39,6 +39,24 @@ def incomplete_utf8_tail(data) -> int:
     return 0
 
 
+def _may_hold_a_run_over(block: bytes, limit: int) -> bool:
+    """False if `block` (which ends in b"\\n") surely has no run of more than `limit` bytes
+    without a b"\\n"; True if it may (then check each line).
+
+    A run of `limit` + 1 bytes covers a whole aligned window of (`limit` + 1) // 2 bytes, so it
+    is enough to find a newline in each window: a few memchr calls a read instead of a bytes
+    object per line (64 KiB of 40-byte lines: 2 µs instead of 55 µs).
+    """
+    width = (limit + 1) // 2
+    if len(block) > 64 * width:
+        return True  # a small --max-line: many windows; splitting is as cheap
+    find = block.find
+    for start in range(0, len(block), width):
+        if find(b"\n", start, start + width) < 0:
+            return True
+    return False
+
+
 class LineFramer:
     """Splits a byte stream into lines, one line per call, refusing over-long ones in linear time.
 
@@ -170,7 +188,7 @@ class LineFramer:
                 return None  # complete lines wait (flood control): they come first, one by one
             block = bytes(buffer[self._start :]) + data[: newline + 1]
         max_line = self.max_line
-        if len(block) > max_line + 1 and max(map(len, block.split(b"\n"))) > max_line:
+        if len(block) > max_line + 1 and _may_hold_a_run_over(block, max_line):
             # A line of max_line bytes and its "\r" is still allowed: let next_line() decide.
             if max(len(line) - line.endswith(b"\r") for line in block.split(b"\n")) > max_line:
                 return None

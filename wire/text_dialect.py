@@ -109,6 +109,7 @@ def encode_reply_block(lines: bytes, upper: bool = False) -> bytes:
     upper-casing the block is upper-casing each line: "straße" -> "STRASSE".
     """
     if lines.isascii():  # the common case: ASCII decodes and encodes to itself
+        # (bytes.upper changes a-z only, and so does str.upper among ASCII characters.)
         return lines.upper() if upper else lines
     if not upper:
         try:
