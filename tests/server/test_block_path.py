@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from selchat.server.chat import Mode
-from selchat.server.framing import LineFramer
+from selchat.server.framing import LineFramer, _may_hold_a_run_over
 from selchat.server.protocol import Connection, Dialect
 from selchat.wire.text_dialect import encode_reply_block
 
@@ -179,3 +179,10 @@ def test_a_json_read_of_messages_is_answered_in_one_write_and_anything_else_line
     assert handled == [] and written == [b'{"type":"reply","text":"STRASSE","id":1}\n{"type":"reply","text":"B"}\n']
     world.send(transport, b'{"type":"message","text":"c"}\n{"type":"who","id":2}\n')  # a block with a who
     assert len(handled) == 2 and len(written) == 3
+
+
+@given(lines=st.lists(st.integers(0, 40), min_size=1, max_size=40), limit=st.integers(1, 30))
+def test_the_window_check_never_misses_a_run_over_the_limit(lines, limit):
+    block = b"".join(b"x" * n + b"\n" for n in lines)
+    if max(lines) > limit:
+        assert _may_hold_a_run_over(block, limit)
