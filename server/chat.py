@@ -36,6 +36,9 @@ class Room:
 
     # Whether the room answers blank lines (echo and upper answer each line; chat skips them).
     answers_blank_lines = False
+    # Whether a read's plain lines may be answered at once (`replies_in_bulk`, `reply_block`:
+    # echo and upper, see echo.py; chat answers line by line).
+    answers_lines_in_bulk = False
     # Whether the room sums up presence each second (`presence_summary`).
     announces_presence = False
 

@@ -39,6 +39,24 @@ def incomplete_utf8_tail(data) -> int:
     return 0
 
 
+def _may_hold_a_run_over(block: bytes, limit: int) -> bool:
+    """False if `block` (which ends in b"\\n") surely has no run of more than `limit` bytes
+    without a b"\\n"; True if it may (then check each line).
+
+    A run of `limit` + 1 bytes covers a whole aligned window of (`limit` + 1) // 2 bytes, so it
+    is enough to find a newline in each window: a few memchr calls a read instead of a bytes
+    object per line (64 KiB of 40-byte lines: 2 µs instead of 55 µs).
+    """
+    width = (limit + 1) // 2
+    if len(block) > 64 * width:
+        return True  # a small --max-line: many windows; splitting is as cheap
+    find = block.find
+    for start in range(0, len(block), width):
+        if find(b"\n", start, start + width) < 0:
+            return True
+    return False
+
+
 class LineFramer:
     """Splits a byte stream into lines, one line per call, refusing over-long ones in linear time.
 
@@ -134,6 +152,59 @@ class LineFramer:
         else:
             self._start = self._scanned = end + 1
         return line
+
+    def take_block(self, data: bytes) -> bytes | None:
+        """Every line `data` completes, as one bytes object, each line ending in b"\\n" with the
+        b"\\r" of a b"\\r\\n" dropped: what `next_line()` would return for each, joined.
+
+        The rest of `data` (an unfinished line) is buffered as `push()` would. Only for the plain
+        case (`peek_block`); otherwise nothing is taken and None is returned.
+        """
+        block = self.peek_block(data)
+        if block is not None:
+            self.commit_block(data)
+        return block
+
+    def peek_block(self, data: bytes) -> bytes | None:
+        """What `take_block(data)` would return, without taking it.
+
+        None unless the case is plain: no complete line is waiting in the buffer, nothing is
+        being dropped, `data` ends at least one line, no line is over `max_line` and the
+        unfinished rest is short. Otherwise the caller uses `push()` / `next_line()`, whose rules
+        (a refused line's place among the others, the dropping state) then apply exactly. The
+        checks are C-level bytes methods over the whole read: linear, and about 50 ns a line.
+        """
+        newline = data.rfind(b"\n")
+        if newline < 0 or self._skip:
+            return None
+        rest = len(data) - newline - 1
+        if rest >= self.max_line + 2:  # push() would cut it: the refusal comes from next_line()
+            return None
+        buffer = self._buffer
+        if buffer is None:
+            block = data[: newline + 1] if rest else data
+        else:
+            if buffer.find(b"\n", self._start) >= 0:
+                return None  # complete lines wait (flood control): they come first, one by one
+            block = bytes(buffer[self._start :]) + data[: newline + 1]
+        max_line = self.max_line
+        if len(block) > max_line + 1 and _may_hold_a_run_over(block, max_line):
+            # A line of max_line bytes and its "\r" is still allowed: let next_line() decide.
+            if max(len(line) - line.endswith(b"\r") for line in block.split(b"\n")) > max_line:
+                return None
+        if b"\r" in block:
+            # next_line() drops one "\r" before each "\n"; a left-to-right, non-overlapping
+            # replace does exactly that ("a\r\r\n" -> "a\r\n").
+            block = block.replace(b"\r\n", b"\n")
+        return block
+
+    def commit_block(self, data: bytes) -> None:
+        """Take what `peek_block(data)` showed: buffer only the unfinished rest of `data`."""
+        self._reset()
+        rest = len(data) - data.rfind(b"\n") - 1
+        if rest:
+            self._buffer = data[-rest:]
+            self._tail_len = rest
 
     def skip_blank_lines(self) -> bool:
         """Drop the complete lines of nothing but whitespace at the front, at C speed: a peer

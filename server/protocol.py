@@ -88,6 +88,46 @@ class Connection(LineFramer):
         self._last_data = now
         self.push(data)
 
+    def receive_block(self, data: bytes, now: float = 0.0) -> bytes | None:
+        """The bulk form of `receive_data` + `next_event` for a settled text connection: every
+        line `data` completes, as one bytes object of lines ending in b"\\n" (`take_block`), for
+        a caller that answers them all at once (echo and upper: `EchoRoom.reply_block`).
+
+        None when the read holds anything the per-line path must see (see `take_block`), or the
+        connection is not in the plain state (dialect not settled or not text, events or
+        complete lines waiting, reading paused, input ended, blank lines dropped): then nothing
+        was taken, and the caller hands `data` to `receive_data` instead. Each line is exactly
+        the bytes `next_event()` would have decoded into its `TextLine`, in order.
+        """
+        if self.dialect is not Dialect.TEXT or self._events is not None or self._flags or self._eof is not None:
+            return None
+        block = self.take_block(data)
+        if block is not None:
+            self._last_data = now
+        return block
+
+    def receive_request_block(self, data: bytes, now: float, kind: type) -> list | None:
+        """The bulk form for a JSON connection: the requests of every line `data` completes, if
+        all of them are of type `kind` (echo's `Say`); otherwise None, and nothing was taken
+        (the caller hands `data` to `receive_data`, and each line is parsed again, in its place,
+        one by one). Each line is parsed exactly as `next_event()` parses it; what the block
+        saves is the framing, the queue and the trip through the room for each line.
+        """
+        if self.dialect is not Dialect.JSON or self._events is not None or self._flags or self._eof is not None:
+            return None
+        block = self.peek_block(data)
+        if block is None:
+            return None
+        requests = []
+        for line in block.split(b"\n")[:-1]:
+            request = parse_json_request(line.decode("utf-8", "replace"))
+            if type(request) is not kind:
+                return None
+            requests.append(request)
+        self.commit_block(data)
+        self._last_data = now
+        return requests
+
     def pause_reading(self) -> None:
         """The server stopped reading from this peer: the quiet that follows is not the peer's."""
         self._flags |= _PAUSED

@@ -97,10 +97,40 @@ class Session:
     # --- loop callbacks --------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data, self.clock.now)
+        conn = self.conn
+        if self._flow is None and not self.transport.closing and self._reply_block(data):
+            return
+        conn.receive_data(data, self.clock.now)
         self._process()
-        if self.conn.partial_deadline() is not None:
+        if conn.partial_deadline() is not None:
             self._schedule()
+
+    def _reply_block(self, data: bytes) -> bool:
+        """The block path (docs/architecture.md): answer every line of this read at once, with
+        one write, when the room answers a plain line with the line itself (echo, upper) and
+        nothing needs the per-line path. False: nothing was taken; use the per-line path."""
+        room, member = self.service.room, self.member
+        if not (room.answers_lines_in_bulk and room.replies_in_bulk(member)) or self.service.rate:
+            return False
+        conn, now = self.conn, self.clock.now
+        if member.json:
+            says = conn.receive_request_block(data, now, ev.Say)
+            if says is None:
+                return False
+            self.transport.write(room.reply_json_block(member, says))
+            alive = True  # every request is a sign of life
+        else:
+            lines = conn.receive_block(data, now)
+            if lines is None:
+                return False
+            self.transport.write(room.reply_block(member, lines))
+            alive = room.block_shows_life(lines)
+        if alive:
+            self.last_active = now
+            self._pinged = False
+        if conn.partial_deadline() is not None:
+            self._schedule()  # the unfinished rest of the read counts once it has been quiet
+        return True
 
     def eof_received(self) -> bool:
         self.conn.receive_data(b"", self.clock.now)

@@ -13,6 +13,10 @@ short), then sends: one `send()` per connection that got output this turn, howev
 queued. What the kernel does not take is kept, with write interest, until it has gone. A peer is
 too slow when what it leaves unsent stays over `max_sendq` for `sendq_grace` seconds, not when
 one turn queued a lot for it (see SENDQ_HARD_FACTOR).
+
+Fairness comes from the reads: one `recv(RECV_SIZE)` per readable connection per turn (and, for
+TLS, what the SSL object already decrypted up to the same size), so one connection's burst costs
+the others at most one read's processing; the rest waits in the kernel for the next turn.
 """
 
 from __future__ import annotations
@@ -208,9 +212,12 @@ class Transport:
             data = sock.recv(RECV_SIZE)
             if data and self.tls:
                 # TLS records already decrypted inside the SSL object are invisible to select():
-                # take them now or they would wait for the next packet.
-                while pending := sock.pending():
-                    data += sock.recv(pending)
+                # take them now, up to one read's worth (fairness: no connection holds the loop
+                # for more than RECV_SIZE a turn); what is left is read at the end of the turn.
+                while len(data) < RECV_SIZE and (pending := sock.pending()):
+                    data += sock.recv(min(pending, RECV_SIZE - len(data)))
+                if sock.pending() and self not in self.conns._read_later:  # (a short list)
+                    self.conns._read_later.append(self)
         except _NOT_READY:
             return
         except OSError as exc:  # ssl.SSLError is one too
@@ -291,6 +298,8 @@ class Connections:
         # not on every Transport: few connections are closing at any moment.
         self._close_reasons: dict[Transport, str] = {}
         self._dirty: list[Transport] = []
+        # TLS connections with decrypted input left over after a turn's read (select() cannot see it).
+        self._read_later: list[Transport] = []
         self._doomed: list[tuple[Transport, str]] = []
         self._on_close: list[Callable[[Transport, str], None]] = []
         loop.add_end_of_turn(self._end_turn, self._has_work)
@@ -377,9 +386,16 @@ class Connections:
     # --- end of turn -----------------------------------------------------------------------
 
     def _has_work(self) -> bool:
-        return bool(self._dirty or self._doomed)
+        return bool(self._dirty or self._doomed or self._read_later)
 
     def _end_turn(self) -> None:
+        if self._read_later:
+            # After every other connection had its turn; one more read each, bounded like the
+            # first (what is still left then waits for the next turn's end).
+            later, self._read_later = self._read_later, []
+            for transport in later:
+                if transport._reading and not transport.closing and transport.handler is not None:
+                    transport._on_readable()
         self._close_doomed()
         dirty = self._dirty
         if not dirty:

@@ -98,6 +98,29 @@ _TEXT_ENCODERS = {
 }
 
 
+def encode_reply_block(lines: bytes, upper: bool = False) -> bytes:
+    """The replies to a block of received lines (each ending in b"\\n", as the framer hands them
+    over), byte for byte what `encode_text(Reply(text))` gives for each line's decoded `text`
+    (upper-cased if `upper`), joined.
+
+    Done over the whole block at once, which gives the same bytes: b"\\n" never sits inside a
+    UTF-8 sequence, so decoding (invalid bytes replaced) the block is decoding each line, and
+    `str.upper` maps each character on its own (no context, unlike `lower`'s final sigma), so
+    upper-casing the block is upper-casing each line: "straße" -> "STRASSE".
+    """
+    if lines.isascii():  # the common case: ASCII decodes and encodes to itself
+        # (bytes.upper changes a-z only, and so does str.upper among ASCII characters.)
+        return lines.upper() if upper else lines
+    if not upper:
+        try:
+            lines.decode("utf-8")
+            return lines  # valid UTF-8 comes back as it was sent
+        except UnicodeDecodeError:
+            pass
+    text = lines.decode("utf-8", "replace")
+    return (text.upper() if upper else text).encode("utf-8", "replace")
+
+
 def encode_text(event) -> bytes:
     """One notification as text-dialect lines."""
     lines = _TEXT_ENCODERS[type(event)](event)
