@@ -28,6 +28,8 @@ from . import outputs as out
 from .shown import LINE_KINDS, chat_event, replayed
 
 UNAVAILABLE = "chat unavailable: the broker is down"
+# Own tagged lines waiting for their echo from the stream; the oldest are forgotten beyond this.
+POSTS_MAX = 10_000
 # Requests answered at once even while the member's claim is under way.
 _AT_ONCE = (ev.Ping, ev.Pong, ev.Help, ev.Quit)
 _REMOTE = Member("")  # a nick held on another node, for _set_nick's "in use" check
@@ -167,6 +169,8 @@ class ClusterRoom(ChatRoom):
         request_id = "" if request.id is None else _id_key(request.id)
         if request_id:
             self._posts[(session, request_id)] = (member, request.id)
+            if len(self._posts) > POSTS_MAX:  # lines whose echo never came (lost in a reset)
+                del self._posts[next(iter(self._posts))]
         self.node.post(("post", member, request.id, kind, text), "message" if kind is ev.Message else "action",
                        member.nick,
                        text, self._mono(), session=session, request_id=request_id,
