@@ -45,6 +45,7 @@ class _Pending:
     since: tuple | None = None  # a resuming hello's (epoch, sid)
     live: list = field(default_factory=list)  # room events that came during the replay read
     request_id: object = None  # the /nick request's id
+    greeted: str | None = None  # a silent member's claim: the nick its welcome gave it
 
 
 class ClusterRoom(ChatRoom):
@@ -55,6 +56,7 @@ class ClusterRoom(ChatRoom):
         self.clock = None  # the loop's monotonic clock, which the node's deadlines run on
         self.everyone: dict[str, tuple[str, str]] = {}  # nick key -> (nick, node), every node's
         self._pending: dict[Member, _Pending] = {}
+        self._silent: dict[Member, None] = {}  # greeted without a word, not claimed yet
         self._waiting: dict[Member, None] = {}  # claims the broker could not take: retried
         self._posts: dict[tuple[str, str], tuple[Member, object]] = {}  # own lines in flight
         self._own_sessions: dict[Member, str] = {}  # text and IRC members' session tokens
@@ -93,7 +95,15 @@ class ClusterRoom(ChatRoom):
         return []
 
     def greet_silently(self, member: Member, now: float) -> Outgoing:
-        return self.join(member, now)  # a cluster claim always writes a join: no quiet members
+        """A connection that said nothing is shown the room but not claimed in Redis (a claim
+        writes a join every node announces: silent connections would flood the cluster, see
+        quiet.py). Its first request claims its nick; until then it is listed nowhere."""
+        if self.password_gate is not None:
+            return self.join(member, now)  # asked for the password, as in one process
+        member.joined = True
+        self.members.append(member)
+        self._silent[member] = None
+        return [(member, self.welcome(member))] + self.catch_up(member)
 
     def _spoke(self, member: Member, now: float) -> Outgoing:
         return []
@@ -107,6 +117,11 @@ class ClusterRoom(ChatRoom):
         return greeting
 
     def handle(self, member: Member, request, now: float) -> Outgoing:
+        if member in self._silent and type(request) not in _AT_ONCE and self.shows_life(request):
+            del self._silent[member]  # its first word: now it joins the cluster
+            told = member.nick
+            self._pending[member] = _Pending("join", queue=[request], greeted=told)
+            return self._claim(member, now)
         pending = self._pending.get(member)
         if pending is not None and type(request) not in _AT_ONCE:
             pending.queue.append(request)
@@ -116,9 +131,15 @@ class ClusterRoom(ChatRoom):
     def _admit(self, member: Member, now: float, first: Outgoing | None = None) -> Outgoing:
         """The claim (and any replay) is done: the member is in, and its waiting requests run."""
         pending = self._pending.pop(member)
-        answer: Outgoing = first if first is not None else [(member, self.welcome(member))] + \
-            pending.out + self.catch_up(member)
-        self.members.append(member)
+        if first is not None:
+            answer = first
+        elif pending.greeted is not None:  # welcomed silently earlier: only a changed nick is news
+            told = pending.greeted
+            answer = [] if told == member.nick else [(member, ev.NickChanged(told, member.nick, now))]
+        else:
+            answer = [(member, self.welcome(member))] + pending.out + self.catch_up(member)
+        if member not in self.members:
+            self.members.append(member)
         return answer + self._run_queue(member, pending.queue, now)
 
     def _run_queue(self, member: Member, queue: list, now: float) -> Outgoing:
@@ -148,13 +169,14 @@ class ClusterRoom(ChatRoom):
         session = self._sessions.pop(member, None) or self._own_sessions.pop(member, None)
         pending = self._pending.pop(member, None)
         self._waiting.pop(member, None)
+        silent = self._silent.pop(member, 0) is None  # never claimed: nothing to release
         if not member.joined:
             return []
         member.joined = False
         if member in self.members:
             self.members.remove(member)
         # A claim still under way releases itself when it is answered (see _claimed).
-        if (pending is None or pending.stage == "replay") and session is not None:
+        if (pending is None or pending.stage == "replay") and session is not None and not silent:
             self.node.release(member.nick, self._mono(), session=session, reason=clean(reason),
                               ts=int(now * 1000))
         return []
