@@ -110,7 +110,9 @@ class ClusterRoom(ChatRoom):
 
     def late_hello(self, member: Member, hello: ev.Hello, now: float) -> Outgoing:
         member.json = True
-        self._sessions[member] = hello.session or self._own_sessions.get(member) or new_session()
+        # A member already claimed keeps the session its claim was made with (its release must
+        # match it); one greeted silently has claimed nothing yet and takes the hello's.
+        self._sessions[member] = self._own_sessions.pop(member, None) or hello.session or new_session()
         greeting: Outgoing = [(member, self.welcome(member))] + self.catch_up(member)
         if hello.nick is not None and hello.nick.strip() != member.nick:
             greeting += self.handle(member, ev.SetNick(hello.nick.strip()), now)
@@ -166,7 +168,8 @@ class ClusterRoom(ChatRoom):
 
     def leave(self, member: Member, reason: str, now: float) -> Outgoing:
         self.nicks.remove(member)
-        session = self._sessions.pop(member, None) or self._own_sessions.pop(member, None)
+        json_session, own_session = self._sessions.pop(member, None), self._own_sessions.pop(member, None)
+        session = json_session or own_session
         pending = self._pending.pop(member, None)
         self._waiting.pop(member, None)
         silent = self._silent.pop(member, 0) is None  # never claimed: nothing to release
@@ -193,10 +196,9 @@ class ClusterRoom(ChatRoom):
             self._posts[(session, request_id)] = (member, request.id)
             if len(self._posts) > POSTS_MAX:  # lines whose echo never came (lost in a reset)
                 del self._posts[next(iter(self._posts))]
-        self.node.post(("post", member, request.id, kind, text), "message" if kind is ev.Message else "action",
-                       member.nick,
-                       text, self._mono(), session=session, request_id=request_id,
-                       ts=int(now * 1000))
+        self.node.post(("post", member, request.id, kind, text),
+                       "message" if kind is ev.Message else "action", member.nick, text,
+                       self._mono(), session=session, request_id=request_id, ts=int(now * 1000))
         return []
 
     def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
