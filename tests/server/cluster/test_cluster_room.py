@@ -158,3 +158,15 @@ def test_a_silent_connection_that_leaves_without_a_word_costs_redis_nothing():
     room.greet_silently(quiet, 0.0)
     room.leave(quiet, "gone", 0.0)
     assert node.calls == []
+
+
+def test_a_late_json_hello_keeps_the_session_its_claim_was_made_with():
+    room, node = make_room()
+    text = room.connect()
+    room.join(text, 0.0)  # a text member's first line joins it
+    claimed(room, node, text)
+    claim_session = node.last("claim")[2]["session"]
+    welcome = room.receive(text, ev.Hello(1, session="s-from-client"), 0.0)[0][1]
+    assert welcome.session == claim_session
+    room.leave(text, "gone", 0.0)
+    assert node.last("release")[2]["session"] == claim_session  # so Redis lets the nick go
