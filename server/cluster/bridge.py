@@ -96,7 +96,7 @@ class NodeBridge:
                 log.info("cluster: node %s ready (epoch %s)", node.config.node_id, node.epoch)
             else:
                 log.warning("cluster: node %s paused: %s", node.config.node_id,
-                            node.paused_reason or "feed link down")
+                            node.paused_reason or "broker connection lost")
         if self.closing:
             self._maybe_close(now)
         else:
