@@ -42,6 +42,9 @@ class Service:
         self.shutting_down = False
         self.forced = False
         self.departing: Member | None = None  # while its leave is told (see deliver_leave)
+        # Cluster mode: the NodeBridge whose Redis links close last at shutdown, once the
+        # leaves of this node's users are written (server/cluster/bridge.py).
+        self.broker = None
         if room.announces_presence:
             self.clock.call_later(PRESENCE_INTERVAL, self._presence_tick)
         if idle_timeout:
@@ -156,7 +159,8 @@ class Service:
             reactor.stop()
             return
         self.shutting_down = True
-        log.info("shutting down: notifying %d connections", reactor.connection_count)
+        links = self.broker.open_links if self.broker is not None else 0  # Redis, not users
+        log.info("shutting down: notifying %d connections", reactor.connection_count - links)
         reactor.close_listeners()
         for transport in reactor.connections():
             if transport.handler is None:  # still in its TLS handshake: nothing to say yet
@@ -165,6 +169,9 @@ class Service:
         for session in self.sessions():
             session.say(notice)
             session.transport.close("server shutting down")
+        if self.broker is not None:
+            self.broker.on_closed = self.stop_if_drained
+            self.broker.shutdown()
         # Each session's connection_lost checks whether it was the last; this first check runs
         # next turn, after the connections closed in this one (some have no session to tell us).
         self.clock.call_later(0, self.stop_if_drained)
