@@ -189,10 +189,14 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         try:
             worker.proc = self.spawn(worker.index, theirs.fileno())
-        except OSError as exc:
+        except OSError as exc:  # out of processes or memory, say
             ours.close()
-            log.error("cannot start worker %d: %s", worker.index, exc)
-            self._fail(1)
+            if self.starting:
+                log.error("cannot start worker %d: %s", worker.index, exc)
+                self._fail(1)
+            else:
+                log.error("cannot start worker %d: %s; trying again in %.1f s", worker.index, exc,
+                          self._restart_later(worker))
             return
         finally:
             theirs.close()  # the worker holds it now; its end-of-file must mean the worker is gone
@@ -262,11 +266,16 @@ class Supervisor:
         uptime = self.loop.now - worker.started
         if worker.ready and uptime >= STABLE_AFTER:
             worker.deaths_in_a_row = 0
+        log.warning("worker %d (pid %d) %s after %.1f s; restarting it in %.1f s "
+                    "(its users reconnect to the other workers)", worker.index, proc.pid, how, uptime,
+                    self._restart_later(worker))
+
+    def _restart_later(self, worker: Worker) -> float:
+        """Start `worker` again after the back-off its deaths in a row call for; that delay."""
         worker.deaths_in_a_row += 1
         delay = restart_delay(worker.deaths_in_a_row)
-        log.warning("worker %d (pid %d) %s after %.1f s; restarting it in %.1f s "
-                    "(its users reconnect to the other workers)", worker.index, proc.pid, how, uptime, delay)
         worker.restart = self.loop.call_later(delay, self._start, worker)
+        return delay
 
     def _close_channel(self, worker: Worker) -> None:
         if worker.channel is not None:
