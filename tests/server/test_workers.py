@@ -1,15 +1,14 @@
 """`selchat-server --workers N`: real worker processes on one SO_REUSEPORT port, and their parent.
 
 Which worker serves a connection is read from the kernel, not from the server: the socket's
-inode in /proc/net/tcp, and which worker's /proc/PID/fd holds it. The tests wait on log lines,
-socket reads and process exits, each with a deadline.
+inode in /proc/net/tcp, and which worker's /proc/PID/fd holds it. (tests/workerprocs.py) The tests wait on
+log lines, socket reads and process exits, each with a deadline.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -19,55 +18,14 @@ import pytest
 
 from lineclient import LineClient
 from serverproc import ServerProcess
+from workerprocs import serving_pids, wait_exit, worker_pids
 from selchat.server import workers
 from selchat.server.loop import Loop
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="SO_REUSEPORT balancing and /proc are Linux's")
 
-READY = r"listening on \S+ with 2 workers \(pids (\d+) (\d+)\)"
 CONNECTIONS = 24  # with two workers, all of them on one would be a 1 in 8 million fluke
-
-
-def worker_pids(server: ServerProcess) -> list[int]:
-    return [int(pid) for pid in re.search(READY, server.wait_for_log(READY)).groups()]
-
-
-def server_side_inodes(port: int) -> dict[int, int]:
-    """Client port → inode of the server's socket, for established connections to `port`."""
-    inodes = {}
-    with open("/proc/net/tcp") as table:
-        next(table)
-        for row in table:
-            fields = row.split()
-            local_port = int(fields[1].split(":")[1], 16)
-            remote_port = int(fields[2].split(":")[1], 16)
-            if local_port == port and fields[3] == "01":  # ESTABLISHED
-                inodes[remote_port] = int(fields[9])
-    return inodes
-
-
-def socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
-
-
-def serving_pids(server: ServerProcess, clients: list[LineClient], pids: list[int]) -> list[int]:
-    """Which of `pids` holds the server's end of each client's connection."""
-    by_client_port = server_side_inodes(server.port)
-    held = {pid: socket_inodes(pid) for pid in pids}
-    owners = []
-    for client in clients:
-        inode = by_client_port[client.sock.getsockname()[1]]
-        owners.append(next(pid for pid, inodes in held.items() if inode in inodes))
-    return owners
 
 
 def echoed_clients(server: ServerProcess, count: int) -> list[LineClient]:
@@ -78,19 +36,6 @@ def echoed_clients(server: ServerProcess, count: int) -> list[LineClient]:
     for number, client in enumerate(clients):
         client.expect(rf"^line {number}$")
     return clients
-
-
-def wait_exit(pid: int, timeout: float = 10.0) -> None:
-    """Wait for a process that is not our child to end (a pidfd is readable once it has)."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        readable, _, _ = select.select([pidfd], [], [], timeout)
-        assert readable, f"process {pid} still running after {timeout} s"
-    finally:
-        os.close(pidfd)
 
 
 def port_is_free(port: int) -> bool:
