@@ -141,6 +141,9 @@ def test_a_port_in_use_is_reported_before_any_worker_starts():
 # --- the supervisor in this process, with stand-in workers ------------------------------------------
 
 WORKER_THAT_FAILS = "import sys; sys.exit(3)"
+WORKER_THAT_IGNORES_SIGTERM = ("import signal, socket, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                               "channel = socket.socket(fileno=int(sys.argv[1])); channel.sendall(b'ready\\n'); "
+                               "channel.recv(1)")
 WORKER_THAT_DIES_WHEN_READY = "import socket, sys; socket.socket(fileno=int(sys.argv[1])).sendall(b'ready\\n')"
 
 
@@ -183,6 +186,22 @@ def test_a_crash_loop_is_restarted_later_each_time(own_signals, caplog):
     assert supervisor.run() == 0
     delays = [float(d) for d in re.findall(r"restarting it in ([\d.]+) s", caplog.text)]
     assert delays == [0.1, 0.2, 0.4]
+
+
+def test_a_second_signal_exits_130_and_a_worker_that_will_not_stop_is_killed(own_signals, caplog, monkeypatch):
+    monkeypatch.setattr(workers, "DRAIN_TIMEOUT", 0.2)
+    spawned: list[int] = []
+    loop = Loop()
+    supervisor = workers.Supervisor(loop, 1, stand_in(WORKER_THAT_IGNORES_SIGTERM, spawned), "127.0.0.1:1")
+    real_ready = supervisor._ready
+
+    def ready(worker):
+        real_ready(worker)
+        loop.call_later(0, supervisor.drain)
+        loop.call_later(0, supervisor.drain)
+    supervisor._ready = ready
+    assert supervisor.run() == 130
+    assert re.search(rf"worker 1 \(pid {spawned[0]}\) still running .* killing it", caplog.text)
 
 
 def test_backoff_doubles_up_to_a_cap():
