@@ -12,7 +12,7 @@ import ssl
 import sys
 
 from . import __version__
-from . import workers
+from . import supervised, workers
 from .chat import Mode, Room
 from .events import Error
 from .protocol import DEFAULT_MAX_LINE, encode_text
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
     if args.supervisor_fd is not None:  # a worker of `--workers N` (server/workers.py)
-        workers.label_log(args.worker_index)
+        supervised.label_log(args.worker_index)
     if args.max_line < 16 or args.max_sendq < args.max_line or args.history < 0:
         log.error("need --max-line >= 16, --max-sendq >= --max-line and --history >= 0")
         return 2
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return run_dashboard(reactor, service)
     if args.supervisor_fd is not None:
-        workers.report_to_supervisor(reactor, args.supervisor_fd, service.shutdown)
+        supervised.report_to_supervisor(reactor, args.supervisor_fd, service)
     reactor.run()
     log.info("stopped")
     return 130 if service.forced else 0

@@ -17,13 +17,15 @@ The parent serves no client. It
 - **restarts a worker that dies**, after a delay that doubles with each death in a row
   (`restart_delay`), so a crash loop cannot spin; a worker up for `STABLE_AFTER` seconds starts
   the count again. Its users are disconnected and reconnect, landing on the other workers;
-- **drains**: SIGTERM or SIGINT is passed to every worker, each does its usual shutdown (notify,
-  flush, close within 3 s), and the parent exits 0 when all have exited. A second signal is passed
-  on too (workers stop at once) and the parent exits 130.
+- **drains**: on SIGTERM or SIGINT it asks every worker to drain, each does its usual shutdown
+  (notify, flush, close within 3 s), and the parent exits 0 when all have exited. On a second
+  signal it tells them to stop at once and exits 130.
 
-Workers run in their own process group, so Ctrl-C in a terminal reaches the parent only and each
-worker gets the signal once. The socketpair is also each worker's lifeline: if the parent dies
-(even of SIGKILL), the worker reads end-of-file and shuts down, so no orphan keeps the port.
+It asks over the socketpair, not by a signal, because a stop often signals the workers too
+(Ctrl-C in a terminal signals the whole process group; so does systemd, by default): the worker
+side (`server/supervised.py`) makes all of that one drain. The socketpair is also each worker's
+lifeline: if the parent dies (even of SIGKILL), the worker reads end-of-file and shuts down, so
+no orphan keeps the port.
 
 In chat mode every worker holds a room, so more than one worker needs `--broker` to share it;
 echo and upper modes have no shared state and need none (`refusal`).
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .loop import READ, Loop, Timer
+from .supervised import DRAIN, READY, STOP
 
 log = logging.getLogger("selchat.server")
 
@@ -50,7 +53,6 @@ RESTART_DELAY_MAX = 30.0  # the delay doubles with each death in a row, up to th
 STABLE_AFTER = 30.0  # a worker up this long counts as healthy: its next death restarts quickly
 START_TIMEOUT = 30.0  # workers not ready this long after the start: give up, exit 1
 DRAIN_TIMEOUT = 10.0  # workers still running this long after SIGTERM are killed
-READY = b"ready\n"
 
 
 # --- options -------------------------------------------------------------------------------
@@ -289,28 +291,34 @@ class Supervisor:
         return [w for w in self.workers if w.proc is not None]
 
     def drain(self, signum: int = signal.SIGTERM) -> None:
-        """First signal: pass it on and wait for every worker to drain. Second: pass it on (they
-        stop at once) and exit 130."""
+        """First signal: ask every worker to drain, and wait. Second: tell them to stop at once,
+        and exit 130."""
         if self.stopping:
             log.warning("second interrupt: stopping the workers at once")
             self.exit_status = 130
         else:
             log.info("shutting down: draining %d workers", len(self._running()))
-        self._stop_all(signum)
+        self._stop_all()
 
     def _fail(self, status: int) -> None:
         self.exit_status = status
-        self._stop_all(signal.SIGTERM)
+        self._stop_all()
 
-    def _stop_all(self, signum: int) -> None:
+    def _stop_all(self) -> None:
+        """The first time, ask every worker to drain; after that, to stop at once."""
         first = not self.stopping
         self.stopping = True
         for worker in self.workers:
             if worker.restart is not None:
                 worker.restart.cancel()
                 worker.restart = None
-            if worker.proc is not None and worker.proc.poll() is None:
-                worker.proc.send_signal(signum)
+            if worker.proc is None or worker.proc.poll() is not None:
+                continue
+            if worker.channel is not None:  # None: it has closed its end, it is exiting
+                try:
+                    worker.channel.send(DRAIN if first else STOP)
+                except OSError:
+                    pass  # it has just exited: SIGCHLD will say so
         if first:
             self._kill_timer = self.loop.call_later(DRAIN_TIMEOUT, self._kill_stragglers)
         self._reap()  # nothing running (say, every worker between restarts): stop now
@@ -339,8 +347,7 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
     def spawn(index: int, fd: int) -> subprocess.Popen:
         command = [sys.executable, "-m", "selchat.server",
                    *worker_argv(argv, index=index, port=port, supervisor_fd=fd, node_id=node_id)]
-        # Own process group: a terminal's Ctrl-C reaches the parent only, which passes it on once.
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(fd,), process_group=0)
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(fd,))
 
     log.info("starting %d workers on %s:%d (mode=%s)", args.workers, host, port, args.mode)
     try:
@@ -350,36 +357,3 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
     if status == 0:
         log.info("stopped")
     return status
-
-
-# --- the worker ------------------------------------------------------------------------------
-
-
-def label_log(index: int) -> None:
-    """Start every log line of this worker with its index and pid (the workers share stderr)."""
-    formatter = logging.Formatter(f"%(asctime)s %(levelname)s worker {index} (pid {os.getpid()}): %(message)s",
-                                  datefmt="%H:%M:%S")
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(formatter)
-
-
-def report_to_supervisor(loop: Loop, fd: int, shutdown: Callable[[], None]) -> None:
-    """Tell the parent this worker listens, and `shutdown()` if the parent goes away."""
-    channel = socket.socket(fileno=fd)
-    channel.sendall(READY)
-    channel.setblocking(False)
-
-    def heard(mask: int) -> None:
-        try:
-            data = channel.recv(512)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            loop.unregister(channel)
-            channel.close()
-            log.warning("the supervisor has gone: shutting down")
-            shutdown()
-
-    loop.register(channel, READ, heard)

@@ -19,7 +19,7 @@ import pytest
 from lineclient import LineClient
 from serverproc import ServerProcess
 from workerprocs import serving_pids, wait_exit, worker_pids
-from selchat.server import workers
+from selchat.server import supervised, workers
 from selchat.server.loop import Loop
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -102,6 +102,21 @@ def test_sigterm_drains_every_worker_and_frees_the_port(run_server):
     assert not server.errors()
 
 
+def test_sigterm_to_parent_and_workers_at_once_is_still_one_orderly_drain(run_server):
+    """What systemd does by default (SIGTERM to every process of the service) or Ctrl-C in a
+    terminal (SIGINT to the whole process group): no worker takes it as a second signal."""
+    server = run_server("--mode", "echo", "--workers", "2")
+    pids = worker_pids(server)
+    clients = echoed_clients(server, 8)
+    for pid in [server.proc.pid, *pids]:
+        os.kill(pid, signal.SIGTERM)
+    for client in clients:
+        assert any("shutting down" in line for line in client.read_until_closed())
+        client.close()
+    assert server.proc.wait(10) == 0
+    assert not [line for line in server.log if "second interrupt" in line or "Traceback" in line]
+
+
 def test_workers_stop_when_the_parent_is_killed(run_server):
     server = run_server("--mode", "upper", "--workers", "2")
     pids = worker_pids(server)
@@ -141,17 +156,22 @@ def test_a_port_in_use_is_reported_before_any_worker_starts():
 # --- the supervisor in this process, with stand-in workers ------------------------------------------
 
 WORKER_THAT_FAILS = "import sys; sys.exit(3)"
-WORKER_THAT_IGNORES_SIGTERM = ("import signal, socket, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                               "channel = socket.socket(fileno=int(sys.argv[1])); channel.sendall(b'ready\\n'); "
-                               "channel.recv(1)")
+WORKER_THAT_WILL_NOT_STOP = """
+import socket, sys
+channel = socket.socket(fileno=int(sys.argv[1]))
+channel.sendall(b"ready\\n")
+while channel.recv(64):  # the parent's requests, ignored
+    pass
+"""
 WORKER_THAT_DIES_WHEN_READY = "import socket, sys; socket.socket(fileno=int(sys.argv[1])).sendall(b'ready\\n')"
 
 
 @pytest.fixture
 def own_signals():
-    """The supervisor takes SIGINT, SIGTERM and SIGCHLD in this process: give them back."""
+    """The loops here take SIGINT, SIGTERM and SIGCHLD in this process: give them back."""
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)}
     yield
+    signal.set_wakeup_fd(-1)
     for signum, handler in saved.items():
         signal.signal(signum, handler)
 
@@ -188,11 +208,11 @@ def test_a_crash_loop_is_restarted_later_each_time(own_signals, caplog):
     assert delays == [0.1, 0.2, 0.4]
 
 
-def test_a_second_signal_exits_130_and_a_worker_that_will_not_stop_is_killed(own_signals, caplog, monkeypatch):
+def test_a_second_signal_exits_130_and_a_worker_that_does_not_stop_is_killed(own_signals, caplog, monkeypatch):
     monkeypatch.setattr(workers, "DRAIN_TIMEOUT", 0.2)
     spawned: list[int] = []
     loop = Loop()
-    supervisor = workers.Supervisor(loop, 1, stand_in(WORKER_THAT_IGNORES_SIGTERM, spawned), "127.0.0.1:1")
+    supervisor = workers.Supervisor(loop, 1, stand_in(WORKER_THAT_WILL_NOT_STOP, spawned), "127.0.0.1:1")
     real_ready = supervisor._ready
 
     def ready(worker):
@@ -214,3 +234,62 @@ def test_each_worker_gets_the_parents_options_and_its_own_port_index_and_node_id
     assert workers.worker_argv(argv, index=2, port=5000, supervisor_fd=7, node_id="box") == [
         *argv, "--port", "5000", "--worker-index", "2", "--supervisor-fd", "7", "--node-id", "box-2"]
     assert "--node-id" not in workers.worker_argv(["--port", "0"], index=1, port=5000, supervisor_fd=7, node_id=None)
+
+
+# --- the worker's side, in this process ----------------------------------------------------------
+
+
+class ShutdownCounter:
+    """What `report_to_supervisor` asks of a Service: the first shutdown() drains, a second forces."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @property
+    def shutting_down(self) -> bool:
+        return self.calls > 0
+
+    def shutdown(self, signum: int | None = None) -> None:
+        self.calls += 1
+
+
+def linked_worker() -> tuple[Loop, socket.socket, ShutdownCounter]:
+    loop = Loop()
+    parent, worker = socket.socketpair()
+    service = ShutdownCounter()
+    supervised.report_to_supervisor(loop, worker.detach(), service)
+    assert parent.recv(64) == supervised.READY
+    return loop, parent, service
+
+
+def test_a_workers_own_signal_during_a_requested_drain_is_the_same_stop(own_signals):
+    loop, parent, service = linked_worker()
+    parent.send(supervised.DRAIN)
+    loop.run_once()
+    assert service.calls == 1  # draining
+    os.kill(os.getpid(), signal.SIGTERM)  # systemd's, say, which came after the parent's request
+    loop.run_once()
+    assert service.calls == 1
+    os.kill(os.getpid(), signal.SIGTERM)  # a second of its own: stop at once
+    loop.run_once()
+    assert service.calls == 2
+
+
+def test_a_requested_drain_after_the_workers_own_signal_changes_nothing(own_signals):
+    loop, parent, service = linked_worker()
+    os.kill(os.getpid(), signal.SIGINT)
+    loop.run_once()
+    parent.send(supervised.DRAIN)
+    loop.run_once()
+    assert service.calls == 1
+
+
+def test_stop_stops_at_once_and_a_vanished_parent_drains(own_signals):
+    loop, parent, service = linked_worker()
+    parent.send(supervised.STOP)
+    loop.run_once()
+    assert service.calls == 2
+    loop, parent, service = linked_worker()
+    parent.close()
+    loop.run_once()
+    assert service.calls == 1
