@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         from .irc.gateway import IrcGateway
         from .irc.registration import ServerInfo
         try:
-            irc_listener = open_listener(args.host, args.irc_port)
+            irc_listener = open_listener(args.host, args.irc_port, reuse_port=args.supervisor_fd is not None)
         except OSError as exc:
             log.error("cannot listen for IRC on %s:%d: %s", args.host, args.irc_port, exc.strerror)
             return 1

@@ -7,8 +7,8 @@ kernel spreads incoming connections over the workers' sockets (on Linux, by a ha
 connection's addresses and ports; a worker does not take connections from another's queue).
 
 The parent serves no client. It
-- **reserves the port**: it binds (without listening) a `SO_REUSEPORT` socket first, so `--port 0`
-  picks one port for all, a port in use is reported before any worker starts, and the port stays
+- **reserves the port** (and `--irc-port`'s): it binds (without listening) a `SO_REUSEPORT` socket
+  first, so `--port 0` picks one port for all, a port in use is reported before any worker starts, and the port stays
   taken while a worker restarts. A socket that only binds gets no connections: Linux hands them to
   listening sockets only;
 - **starts the workers** and waits for each to say `ready` on its socketpair (after it listens);
@@ -88,18 +88,18 @@ def refusal(args: argparse.Namespace) -> str:
         return (f"--workers {args.workers} in chat mode needs --broker redis://HOST:PORT: each worker "
                 "is a process with a room of its own, and without a broker to share the room, users "
                 "on different workers would not see each other (echo and upper modes need no broker)")
-    if args.workers > 1 and args.irc_port is not None:
-        return "--irc-port is not served by several workers yet: run the IRC gateway without --workers"
     if args.dashboard:
         return "--dashboard shows one process's loop: run it without --workers"
     return ""
 
 
 def worker_argv(argv: list[str], *, index: int, port: int, supervisor_fd: int,
-                node_id: str | None) -> list[str]:
-    """A worker's options: the parent's, with the picked port and the worker's identity after
+                node_id: str | None, irc_port: int | None = None) -> list[str]:
+    """A worker's options: the parent's, with the picked ports and the worker's identity after
     them (argparse keeps the last value given, however the parent's were spelled)."""
     extra = ["--port", str(port), "--worker-index", str(index), "--supervisor-fd", str(supervisor_fd)]
+    if irc_port is not None:
+        extra += ["--irc-port", str(irc_port)]
     if node_id:
         # Each node of a cluster needs its own id; without one given, the default is per process.
         extra += ["--node-id", f"{node_id}-{index}"]
@@ -336,24 +336,34 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
     if why:
         log.error("%s", why)
         return 2
-    try:
-        reserved = reserve_port(args.host, args.port)
-    except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror)
-        return 1
-    host, port = reserved.getsockname()[:2]
+    reserved = []  # the client port's socket, then the IRC port's
+    for what, wanted in (("", args.port), (" for IRC", args.irc_port)):
+        if wanted is None:
+            continue
+        try:
+            reserved.append(reserve_port(args.host, wanted))
+        except OSError as exc:
+            log.error("cannot listen%s on %s:%d: %s", what, args.host, wanted, exc.strerror)
+            for sock in reserved:
+                sock.close()
+            return 1
+    host, port = reserved[0].getsockname()[:2]
+    irc_port = reserved[1].getsockname()[1] if len(reserved) > 1 else None
     node_id = getattr(args, "node_id", None)
 
     def spawn(index: int, fd: int) -> subprocess.Popen:
         command = [sys.executable, "-m", "selchat.server",
-                   *worker_argv(argv, index=index, port=port, supervisor_fd=fd, node_id=node_id)]
+                   *worker_argv(argv, index=index, port=port, supervisor_fd=fd, node_id=node_id,
+                               irc_port=irc_port)]
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(fd,))
 
-    log.info("starting %d workers on %s:%d (mode=%s)", args.workers, host, port, args.mode)
+    log.info("starting %d workers on %s:%d%s (mode=%s)", args.workers, host, port,
+             f", IRC on {irc_port}" if irc_port is not None else "", args.mode)
     try:
         status = Supervisor(Loop(), args.workers, spawn, f"{host}:{port}").run()
     finally:
-        reserved.close()
+        for sock in reserved:
+            sock.close()
     if status == 0:
         log.info("stopped")
     return status

@@ -50,9 +50,11 @@ def socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def serving_pids(server: ServerProcess, clients: list[LineClient], pids: list[int]) -> list[int]:
-    """Which of `pids` holds the server's end of each client's connection."""
-    by_client_port = server_side_inodes(server.port)
+def serving_pids(server: ServerProcess, clients: list[LineClient], pids: list[int],
+                 port: int | None = None) -> list[int]:
+    """Which of `pids` holds the server's end of each client's connection (to `port`, by default
+    the server's main one)."""
+    by_client_port = server_side_inodes(port or server.port)
     held = {pid: socket_inodes(pid) for pid in pids}
     owners = []
     for client in clients:

@@ -234,6 +234,8 @@ def test_each_worker_gets_the_parents_options_and_its_own_port_index_and_node_id
     assert workers.worker_argv(argv, index=2, port=5000, supervisor_fd=7, node_id="box") == [
         *argv, "--port", "5000", "--worker-index", "2", "--supervisor-fd", "7", "--node-id", "box-2"]
     assert "--node-id" not in workers.worker_argv(["--port", "0"], index=1, port=5000, supervisor_fd=7, node_id=None)
+    assert workers.worker_argv(["--irc-port", "0"], index=1, port=5000, supervisor_fd=7, node_id=None,
+                               irc_port=6000)[-2:] == ["--irc-port", "6000"]
 
 
 # --- the worker's side, in this process ----------------------------------------------------------

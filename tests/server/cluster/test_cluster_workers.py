@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lineclient import json_client
+from lineclient import LineClient, json_client
 from redis_fixture import require_hiredis
 from serverproc import start_server
 from workerprocs import serving_pids, worker_pids
@@ -55,3 +55,30 @@ def test_a_bad_broker_is_refused_by_the_parent_before_any_worker_starts():
                              "--broker", "redis://127.0.0.1:notaport"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--broker" in result.stderr and "bad port" in result.stderr
     assert "starting" not in result.stderr
+
+
+def test_irc_users_are_spread_over_the_workers_and_share_the_room(fresh_redis):
+    server = start_server("--broker", fresh_redis.url, "--workers", "2", "--irc-port", "0")
+    try:
+        pids = worker_pids(server)
+        for index in (1, 2):
+            server.wait_for_log(rf"worker {index} \(pid \d+\): cluster: node \S+ ready")
+        bob, _ = json_client(server.address, "bob")
+        [bobs_worker] = serving_pids(server, [bob], pids)
+        tried = []
+        for attempt in range(40):
+            irc = LineClient(server.irc_address)
+            tried.append(irc)
+            if serving_pids(server, [irc], pids, port=server.irc_port) != [bobs_worker]:
+                break
+        else:
+            pytest.fail("40 IRC connections all landed on bob's worker")
+        irc.send_line("NICK carol\r\nUSER c c 127.0.0.1 :Carol\r")
+        irc.expect(r" 366 ")  # registered and joined (the forced JOIN burst has ended)
+        irc.send_line("PRIVMSG #selchat :hello from IRC\r")
+        bob.expect_json("message", text="hello from IRC", **{"from": "carol"})
+        for client in [bob, *tried]:
+            client.close()
+    finally:
+        assert server.stop() == 0
+    assert not server.errors(), server.log
