@@ -52,7 +52,7 @@ RESTART_DELAY_FIRST = 0.1  # seconds before a worker that died is started again
 RESTART_DELAY_MAX = 30.0  # the delay doubles with each death in a row, up to this
 STABLE_AFTER = 30.0  # a worker up this long counts as healthy: its next death restarts quickly
 START_TIMEOUT = 30.0  # workers not ready this long after the start: give up, exit 1
-DRAIN_TIMEOUT = 10.0  # workers still running this long after SIGTERM are killed
+DRAIN_TIMEOUT = 10.0  # workers still running this long after they were asked to drain are killed
 
 
 # --- options -------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def refusal(args: argparse.Namespace) -> str:
     """Why these options cannot run as `--workers N`, or "" if they can."""
-    if args.workers > 1 and args.mode == "chat" and not getattr(args, "broker", None):
+    if args.workers > 1 and args.mode == "chat" and not args.broker:
         return (f"--workers {args.workers} in chat mode needs --broker redis://HOST:PORT: each worker "
                 "is a process with a room of its own, and without a broker to share the room, users "
                 "on different workers would not see each other (echo and upper modes need no broker)")
@@ -325,7 +325,7 @@ class Supervisor:
 
     def _kill_stragglers(self) -> None:
         for worker in self._running():
-            log.warning("worker %d (pid %d) still running %.0f s after the signal: killing it",
+            log.warning("worker %d (pid %d) still running %.0f s after it was asked to stop: killing it",
                         worker.index, worker.pid, DRAIN_TIMEOUT)
             worker.proc.kill()
 
@@ -349,11 +349,10 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
             return 1
     host, port = reserved[0].getsockname()[:2]
     irc_port = reserved[1].getsockname()[1] if len(reserved) > 1 else None
-    node_id = getattr(args, "node_id", None)
 
     def spawn(index: int, fd: int) -> subprocess.Popen:
         command = [sys.executable, "-m", "selchat.server",
-                   *worker_argv(argv, index=index, port=port, supervisor_fd=fd, node_id=node_id,
+                   *worker_argv(argv, index=index, port=port, supervisor_fd=fd, node_id=args.node_id,
                                irc_port=irc_port)]
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(fd,))
 
