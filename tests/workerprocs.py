@@ -53,13 +53,16 @@ def socket_inodes(pid: int) -> set[int]:
 def serving_pids(server: ServerProcess, clients: list[LineClient], pids: list[int],
                  port: int | None = None) -> list[int]:
     """Which of `pids` holds the server's end of each client's connection (to `port`, by default
-    the server's main one)."""
+    the server's main one). Ask only once the server has answered each: until a worker accepts a
+    connection, it is in the kernel's queue and no process holds it."""
     by_client_port = server_side_inodes(port or server.port)
     held = {pid: socket_inodes(pid) for pid in pids}
     owners = []
     for client in clients:
         inode = by_client_port[client.sock.getsockname()[1]]
-        owners.append(next(pid for pid, inodes in held.items() if inode in inodes))
+        owner = next((pid for pid, inodes in held.items() if inode in inodes), None)
+        assert owner is not None, f"no worker has accepted the connection from port {client.sock.getsockname()[1]}"
+        owners.append(owner)
     return owners
 
 

@@ -69,11 +69,13 @@ def test_irc_users_are_spread_over_the_workers_and_share_the_room(fresh_redis):
         for attempt in range(40):
             irc = LineClient(server.irc_address)
             tried.append(irc)
+            irc.send_line("CAP LS 302\r")
+            irc.expect(r" CAP \* LS")  # a worker has accepted it
             if serving_pids(server, [irc], pids, port=server.irc_port) != [bobs_worker]:
                 break
         else:
             pytest.fail("40 IRC connections all landed on bob's worker")
-        irc.send_line("NICK carol\r\nUSER c c 127.0.0.1 :Carol\r")
+        irc.send_line("CAP END\r\nNICK carol\r\nUSER c c 127.0.0.1 :Carol\r")
         irc.expect(r" 366 ")  # registered and joined (the forced JOIN burst has ended)
         irc.send_line("PRIVMSG #selchat :hello from IRC\r")
         bob.expect_json("message", text="hello from IRC", **{"from": "carol"})
