@@ -88,6 +88,8 @@ def refusal(args: argparse.Namespace) -> str:
         return (f"--workers {args.workers} in chat mode needs --broker redis://HOST:PORT: each worker "
                 "is a process with a room of its own, and without a broker to share the room, users "
                 "on different workers would not see each other (echo and upper modes need no broker)")
+    if args.irc_port is not None and args.mode != "chat":  # as the server says; said once, not by each worker
+        return "--irc-port needs --mode chat (IRC users join the chat room)"
     if args.dashboard:
         return "--dashboard shows one process's loop: run it without --workers"
     return ""

@@ -139,6 +139,15 @@ def test_chat_mode_with_workers_and_no_broker_is_refused_with_the_reason():
     assert "would not see each other" in result.stderr and "listening" not in result.stderr
 
 
+@pytest.mark.parametrize("options, reason", [
+    (["--mode", "echo", "--dashboard"], "--dashboard shows one process's loop"),
+    (["--mode", "upper", "--irc-port", "0"], "--irc-port needs --mode chat"),
+])
+def test_options_a_worker_could_not_serve_are_refused_by_the_parent(options, reason):
+    result = run_cli("--port", "0", "--workers", "2", *options)
+    assert result.returncode == 2 and reason in result.stderr and "starting" not in result.stderr
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
 def test_a_bad_worker_count_is_refused(value):
     result = run_cli("--port", "0", "--mode", "echo", "--workers", value)
