@@ -12,6 +12,7 @@ import ssl
 import sys
 
 from . import __version__
+from . import supervised, workers
 from .chat import Mode, Room
 from .events import Error
 from .protocol import DEFAULT_MAX_LINE, encode_text
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "selchat client installs)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every connect and disconnect")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    workers.add_arguments(parser)
     parser.add_argument("--version", action="version", version=f"selchat-server {__version__}")
     return parser
 
@@ -146,20 +148,23 @@ def tls_context(cert: str, key: str | None) -> ssl.SSLContext:
     return context
 
 
-def open_listener(host: str, port: int) -> socket.socket:
+def open_listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # A deep backlog: a join storm of thousands must queue in the kernel, not be refused (the seed's
     # listen(5) refused the sixth).
-    return socket.create_server((host, port), family=family, backlog=4096, reuse_port=False)
+    return socket.create_server((host, port), family=family, backlog=4096, reuse_port=reuse_port)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     apply_mode_defaults(args)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
+    if args.supervisor_fd is not None:  # a worker of `--workers N` (server/workers.py)
+        supervised.label_log(args.worker_index)
     if args.max_line < 16 or args.max_sendq < args.max_line or args.history < 0:
         log.error("need --max-line >= 16, --max-sendq >= --max-line and --history >= 0")
         return 2
@@ -194,13 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         except ClusterSetupError as exc:
             log.error("%s", exc)
             return 2
+    if args.workers is not None and args.supervisor_fd is None:
+        return workers.supervise(args, argv)
     selector = BACKENDS[args.backend]()
     reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip,
                       count_loopback=args.count_loopback, trace=args.trace,
                       max_connections=allowed_clients(args.max_clients, backend_name(selector)),
                       refusal=refusal_line)
     try:
-        listener = open_listener(args.host, args.port)
+        listener = open_listener(args.host, args.port, reuse_port=args.supervisor_fd is not None)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror)
         return 1
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         from .irc.gateway import IrcGateway
         from .irc.registration import ServerInfo
         try:
-            irc_listener = open_listener(args.host, args.irc_port)
+            irc_listener = open_listener(args.host, args.irc_port, reuse_port=args.supervisor_fd is not None)
         except OSError as exc:
             log.error("cannot listen for IRC on %s:%d: %s", args.host, args.irc_port, exc.strerror)
             return 1
@@ -250,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error("--dashboard needs Textual (%s); the plain server runs without it", exc)
             return 2
         return run_dashboard(reactor, service)
+    if args.supervisor_fd is not None:
+        supervised.report_to_supervisor(reactor, args.supervisor_fd, service)
     reactor.run()
     log.info("stopped")
     return 130 if service.forced else 0
