@@ -141,14 +141,16 @@ def measure_nodes(redis: RedisProcess, name: str, count: int, plan: LoadPlan, se
         with RedisClient(redis.port) as client:
             client.call("FLUSHALL")
         nodes = start_nodes(redis, count, server_cpus(settings), plan.connections + 100, trace)
-        before = redisstats.snapshot(redis.port)
-        outcome = run_load(plan, [node.address for node in nodes], [node.pid for node in nodes])
-        after = redisstats.snapshot(redis.port)
+        edges: dict[str, redisstats.RedisSnapshot] = {}
+        outcome = run_load(plan, [node.address for node in nodes], [node.pid for node in nodes],
+                           on_window_edge=lambda edge: edges.__setitem__(edge, redisstats.snapshot(redis.port)))
         figures = outcome.summary()
-        figures.update(redisstats.RedisCost.between(before, after, outcome.sent).summary())
+        figures.update(redisstats.RedisCost.between(edges["start"], edges["end"]).summary())
         figures["nodes"] = count
         if trace:
+            # Both counts run from each node's start: its turns, and the segments its links sent.
             figures["node_turns"] = {f"n{i}": node_turns(node) for i, node in enumerate(nodes, 1)}
+            figures["redis_links_lifetime"] = redisstats.snapshot(redis.port).link_segments
         measurement.figures = figures
         dead = [node for node in nodes if node.proc.poll() is not None]
         if dead:

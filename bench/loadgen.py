@@ -37,6 +37,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import procstat
 from .wire import DeliveryCheck, format_messages, line_pattern, new_marker, percentile, sender_prefix
@@ -598,11 +599,13 @@ def _sleep_until(moment: float) -> None:
 
 
 def run_load(plan: LoadPlan, address: tuple[str, int] | list[tuple[str, int]],
-             server_pid: int | list[int] | None = None) -> LoadResult:
+             server_pid: int | list[int] | None = None,
+             on_window_edge: Callable[[str], None] | None = None) -> LoadResult:
     """Run `plan` against the server at `address`; measure its CPU and memory when `server_pid` is ours.
 
     Several addresses and pids (cluster nodes): connections are dealt out over the addresses, and
-    the servers' CPU and memory are summed.
+    the servers' CPU and memory are summed. `on_window_edge("start")` and `("end")` are called
+    at the measured window's edges, beside the CPU readings (the cluster bench reads Redis there).
     """
     result = LoadResult(plan)
     marker = new_marker()
@@ -632,8 +635,12 @@ def run_load(plan: LoadPlan, address: tuple[str, int] | list[tuple[str, int]],
             pipe.send(("go", go_at, window_start, window_end))
         _sleep_until(window_start)
         cpu_start = _sample(pids)
+        if on_window_edge:
+            on_window_edge("start")
         _sleep_until(window_end)
         cpu_end = _sample(pids)
+        if on_window_edge:
+            on_window_edge("end")
         sent_by_sender: dict[int, int] = {}
         for _, pipe in workers:
             sent_by_sender.update(_expect(pipe, "sent", 30)[1])

@@ -1,7 +1,7 @@
 """What Redis did during a run: commands by name, CPU seconds, and TCP segments per client link.
 
-A `RedisSnapshot` is taken before and after a run; `RedisCost` is the difference, per line. The
-bench's own INFO and CLIENT calls are left out of the command counts.
+A `RedisSnapshot` is taken at each edge of a run's measured window; `RedisCost` is the difference,
+per line stored. The bench's own INFO and CLIENT calls are left out of the command counts.
 
 Segments per link stand in for `send()` calls without strace: on loopback a `send()` of less
 than an MSS (~64 KiB) leaves as one TCP segment unless it queues behind data not yet sent, when
@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from .redis import RedisClient
 
 # Commands the bench itself sends while probing, not the nodes.
-PROBE_COMMANDS = {"info", "client|list", "client", "ping", "flushall", "script|flush", "hello", "config|resetstat"}
-POST_COMMANDS = ("evalsha", "eval")  # a post is one Lua script call (docs/cluster.md)
+PROBE_COMMANDS = {"info", "client|list", "client", "ping", "flushall", "script|flush", "config|resetstat"}
+SCRIPT_CALLS = ("evalsha", "eval")  # every change is one Lua script call (docs/cluster.md)
+# What else a node sends itself (never run inside a script): its feed's reads, link handshakes.
+NODE_SENT_COMMANDS = ("xread", "hello", "select", "script|load")
 SEGMENTS = re.compile(r"\bdata_segs_in:(\d+)")
 
 
@@ -83,37 +85,54 @@ def snapshot(port: int, with_links: bool = True) -> RedisSnapshot:
 
 @dataclass
 class RedisCost:
-    """What Redis did between two snapshots, for `lines` lines posted."""
+    """What Redis did between two snapshots (the edges of a run's measured window).
 
-    lines: int
+    INFO commandstats counts the commands a Lua script runs as well as the script call itself,
+    so the figures are worked out from what only one kind of caller sends:
+
+    * lines stored = XADD calls: every line, join or leave is one XADD inside a script, and in the
+      window there are no joins or leaves (every client connected before it, and leaves after).
+    * post scripts = EVALSHA + EVAL calls minus ZADDs: the only ZADD is the heartbeat tick's
+      (one tick script per node every 2 s), and claims and releases happen outside the window.
+    * commands sent = EVALSHA + EVAL + XREAD + the links' handshakes: what the nodes put on the
+      wire; XREAD (blocking) never runs inside a script.
+    """
+
     calls: dict[str, int]
     cpu_seconds: float
     reads_processed: int
     link_segments: dict[str, int]
 
     @classmethod
-    def between(cls, before: RedisSnapshot, after: RedisSnapshot, lines: int) -> "RedisCost":
+    def between(cls, before: RedisSnapshot, after: RedisSnapshot) -> "RedisCost":
         calls = {name: n - before.calls.get(name, 0) for name, n in after.calls.items()
                  if name not in PROBE_COMMANDS and n - before.calls.get(name, 0)}
         links = {name: n - before.link_segments.get(name, 0) for name, n in after.link_segments.items()}
-        return cls(lines, calls, after.cpu_seconds - before.cpu_seconds,
+        return cls(calls, after.cpu_seconds - before.cpu_seconds,
                    after.reads_processed - before.reads_processed, links)
+
+    @property
+    def lines(self) -> int:
+        return self.calls.get("xadd", 0)
 
     def per_line(self, count: float) -> float | None:
         return count / self.lines if self.lines else None
 
     def summary(self) -> dict:
-        commands = sum(self.calls.values())
-        posts = sum(self.calls.get(name, 0) for name in POST_COMMANDS)
+        calls = self.calls
+        scripts = sum(calls.get(name, 0) for name in SCRIPT_CALLS)
+        posts = scripts - calls.get("zadd", 0)
+        sent = scripts + sum(calls.get(name, 0) for name in NODE_SENT_COMMANDS)
         cmd_sends = sum(n for name, n in self.link_segments.items() if name.endswith(":cmd"))
         feed_sends = sum(n for name, n in self.link_segments.items() if name.endswith(":feed"))
         return {
             "redis_lines": self.lines,
-            "redis_commands": commands,
-            "redis_commands_per_line": self.per_line(commands),
+            "redis_commands_sent": sent,
+            "redis_commands_per_line": self.per_line(sent),
             "redis_posts_per_line": self.per_line(posts),
-            "redis_xreads_per_line": self.per_line(self.calls.get("xread", 0)),
-            "redis_calls": dict(sorted(self.calls.items())),
+            "redis_xreads_per_line": self.per_line(calls.get("xread", 0)),
+            "redis_calls_per_line": self.per_line(sum(calls.values())),  # scripts' inner commands included
+            "redis_calls": dict(sorted(calls.items())),
             "redis_cpu_seconds": round(self.cpu_seconds, 4),
             "redis_cpu_us_per_line": None if not self.lines else self.cpu_seconds / self.lines * 1e6,
             "redis_reads_processed": self.reads_processed,
