@@ -20,6 +20,8 @@ from .redispane import READY
 from .tmux import Tmux, TmuxError
 
 ROOM = "lobby"
+# What a node or client pane runs while the layout is built, until its program is started there.
+PLACEHOLDER = ["sleep", "86400"]
 NODE_IDS = ("n1", "n2")
 
 
@@ -52,7 +54,11 @@ def placement(options: DemoOptions) -> dict[str, str]:
 def start_cluster_demo(tmux: Tmux, options: DemoOptions, width: int, height: int) -> dict[str, int]:
     """Create the cluster demo's session; return the ports (`redis`, `n1`, `n2`) once all is started.
 
-    Panes carry their roles as in the plain demo: `redis`, `node` (two), `client`, `tips`.
+    Panes carry their roles as in the plain demo: `redis`, `node` (two), `client`, `tips`. The
+    layout is settled first, with the node and client panes holding a placeholder, and each
+    program is then started in its pane (`respawn-pane`) in order: Redis, the nodes once it is
+    ready, the clients once their node listens. So no TUI is resized while it draws, and none
+    starts before its node.
     """
     prefix = tmux.prefix_key()
     ports = {"redis": pick_free_port(options.host)}
@@ -64,36 +70,37 @@ def start_cluster_demo(tmux: Tmux, options: DemoOptions, width: int, height: int
         _style_session(tmux, options.session, tips, prefix)
         redis = _add_pane(tmux, tips, redis_command(ports["redis"]), "left", 55, "redis",
                           f"Redis 127.0.0.1:{ports['redis']}: the room's stream, nodes and nicks")
+        nodes: dict[str, str] = {}
+        clients: dict[str, str] = {}
+        first = _add_pane(tmux, redis, PLACEHOLDER, "above", 70, "node", "", full=True)
+        nodes[NODE_IDS[0]] = first
+        row = _add_pane(tmux, first, PLACEHOLDER, "below", 55, "client", "")
+        clients[options.nicks[0]] = row
+        nodes[NODE_IDS[1]] = _add_pane(tmux, first, PLACEHOLDER, "right", 50, "node", "")
+        for index, nick in enumerate(options.nicks[1:], 1):
+            # Split the last column so that every column ends up the same width.
+            percent = round(100 * (options.clients - index) / (options.clients - index + 1))
+            clients[nick] = _add_pane(tmux, list(clients.values())[-1], PLACEHOLDER, "right", percent, "client", "")
+        tmux.run("resize-pane", "-t", first, "-y", "30%")
+        tmux.run("resize-pane", "-t", redis, "-y", "30%")
+        _mark_pane(tmux, tips, "tips", "what to try")
+
         if not tmux.wait_for_text(redis, READY, SERVER_START_TIMEOUT):
             output = tmux.capture(redis).strip()
             raise DemoStartError("redis-server did not start:\n" + (output or "(no output)"))
-        nodes: dict[str, str] = {}
-        for node_id in NODE_IDS:
-            command = node_command(options, node_id, ports[node_id], ports["redis"])
-            title = f"selchat-server --broker ... --node-id {node_id} --{options.server_view} (port {ports[node_id]})"
-            if not nodes:
-                pane = _add_pane(tmux, redis, command, "above", 75, "node", title, full=True)
-            else:
-                pane = _add_pane(tmux, nodes[NODE_IDS[0]], command, "right", 50, "node", title)
-            nodes[node_id] = pane
+        for node_id, pane in nodes.items():
+            _mark_pane(tmux, pane, "node", f"selchat-server --broker ... --node-id {node_id} "
+                                           f"--{options.server_view} (port {ports[node_id]})")
+            tmux.respawn(pane, node_command(options, node_id, ports[node_id], ports["redis"]))
         for node_id, pane in nodes.items():
             if not tmux.wait_for_text(pane, server_ready_marker(options), SERVER_START_TIMEOUT):
                 output = tmux.capture(pane).strip()
                 raise DemoStartError(f"node {node_id} did not start:\n" + (output or "(no output)"))
-        clients: list[str] = []
-        for index, (nick, node_id) in enumerate(where.items()):
-            command = client_command(options, nick, ports[node_id])
-            title = f"selchat --nick {nick}  (on node {node_id}, port {ports[node_id]})"
-            if index == 0:
-                pane = _add_pane(tmux, nodes[NODE_IDS[0]], command, "below", 55, "client", title, full=True)
-            else:
-                percent = round(100 * (options.clients - index) / (options.clients - index + 1))
-                pane = _add_pane(tmux, clients[-1], command, "right", percent, "client", title)
-            clients.append(pane)
-        tmux.run("resize-pane", "-t", nodes[NODE_IDS[0]], "-y", "30%")
-        tmux.run("resize-pane", "-t", redis, "-y", "32%")
-        _mark_pane(tmux, tips, "tips", "what to try")
-        tmux.run("select-pane", "-t", clients[0])
+        for nick, pane in clients.items():
+            node_id = where[nick]
+            _mark_pane(tmux, pane, "client", f"selchat --nick {nick}  (on node {node_id}, port {ports[node_id]})")
+            tmux.respawn(pane, client_command(options, nick, ports[node_id]))
+        tmux.run("select-pane", "-t", clients[options.nicks[0]])
     except (TmuxError, DemoStartError):
         tmux.kill_session(options.session)
         raise

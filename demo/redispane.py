@@ -13,6 +13,7 @@ closes the pane (the demo ends) this program, not the hang-up, stops it.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -47,26 +48,25 @@ def describe_entry(fields: dict[str, str]) -> str:
     return f"{kind} {where}".strip()
 
 
-def room_view(client: RedisClient, room: str, width: int = 60) -> list[str]:
-    """The screen's lines: the stream, the nodes with their members, the nick owners."""
+def room_view(client: RedisClient, room: str, width: int = 80) -> list[str]:
+    """The screen's lines: the stream and its last entries, the nodes with their members, the nicks."""
     seconds, micros = client.call("TIME")
     now_ms = int(seconds) * 1000 + int(micros) // 1000
     length = client.call("XLEN", key(room, "log"))
     lines = [f"stream {key(room, 'log')}: XLEN {length}"]
-    for entry_id, flat in reversed(client.call("XREVRANGE", key(room, "log"), "+", "-", "COUNT", 4) or []):
-        lines.append(f"  {entry_id:>15}  {describe_entry(dict(pairs(flat)))}"[:width])
+    for entry_id, flat in reversed(client.call("XREVRANGE", key(room, "log"), "+", "-", "COUNT", 3) or []):
+        lines.append(f"  {entry_id:>15}  {describe_entry(dict(pairs(flat)))}")
     nodes = pairs(client.call("ZRANGE", key(room, "nodes"), 0, -1, "WITHSCORES"))
-    lines += ["", f"nodes {key(room, 'nodes')}: {len(nodes)}"]
+    lines += ["", f"nodes {key(room, 'nodes')}: {len(nodes)}, with members {key(room, 'node:<id>')}"]
     for node, expiry in nodes:
         left = (float(expiry) - now_ms) / 1000
         state = f"heartbeat expires in {left:.1f} s" if left > 0 else f"expired {-left:.1f} s ago"
-        members = [nick for _, nick in pairs(client.call("HGETALL", key(room, f"node:{node}")))]
-        lines.append(f"  {node}: {state}")
-        lines.append(f"      members: {', '.join(sorted(members)) or '-'}"[:width])
-    owners = pairs(client.call("HGETALL", key(room, "nicks")))
-    lines += ["", f"nicks {key(room, 'nicks')}:"]
-    lines += [f"  {nick} -> {owner.split(' ', 1)[0]}"[:width] for nick, owner in sorted(owners)] or ["  -"]
-    return lines
+        members = sorted(nick for _, nick in pairs(client.call("HGETALL", key(room, f"node:{node}"))))
+        lines.append(f"  {node}: members: {', '.join(members) or '-'}  ({state})")
+    owners = sorted(pairs(client.call("HGETALL", key(room, "nicks"))))
+    lines += ["", f"nicks {key(room, 'nicks')}: "
+              + (", ".join(f"{nick} -> {owner.split(' ', 1)[0]}" for nick, owner in owners) or "-")]
+    return [line[:width] for line in lines]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(header, flush=True)
         with RedisClient(args.port) as client:
             while True:
-                body = "\n".join(room_view(client, args.room))
+                size = shutil.get_terminal_size()
+                body = "\n".join(room_view(client, args.room, size.columns)[: max(1, size.lines - 3)])
                 sys.stdout.write(CLEAR + HIDE_CURSOR + header + "\n\n" + body + "\n")
                 sys.stdout.flush()
                 time.sleep(REFRESH)  # a screen refresh, like watch(1)

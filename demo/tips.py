@@ -53,11 +53,11 @@ def cluster_tips_text(placement: dict[str, str], server_view: str, prefix: str) 
     lines = ["What to try (two nodes, one room, one Redis)",
              f" • Type in {first}'s pane (on {placement.get(first, 'n1')}): {second} on "
              f"{placement.get(second, 'n2')} sees it,",
-             "   through Redis: XLEN grows by one, both nodes' traces",
-             "   show their Redis link (feed) ready in that turn."]
+             "   through Redis: XLEN grows by one, and the Redis",
+             "   pane shows the entry both nodes read."]
     if server_view == "trace":
-        lines += [" • Each node's trace: its clients and its two Redis",
-                  "   links (cmd, feed) are sockets in the one select()."]
+        lines += [" • Each node's trace: its two Redis links (cmd, feed)",
+                  "   are sockets in the same select() as its clients."]
     lines += [" • Ctrl+C in n2's pane: its users leave at once;",
               f"   kill -9 it (or {prefix} : kill-pane) and n1 reaps",
               "   them as `node lost` when the heartbeat runs out.",
