@@ -62,6 +62,7 @@ class NodeBridge:
         self._timer = None
         self._timer_at: float | None = None
         self.closing = False
+        self._was_ready = False
         self._close_by = 0.0
         self.on_closed: Callable[[], None] | None = None  # called as each link closes at shutdown
         room.attach(node, reactor)
@@ -84,6 +85,13 @@ class NodeBridge:
                         transport.abort(item.reason)
                     continue
                 self.deliver(self.room.cluster_event(item, self.reactor.wall))
+        if node.ready != self._was_ready:
+            self._was_ready = node.ready
+            if node.ready:
+                log.info("cluster: node %s ready (epoch %s)", node.config.node_id, node.epoch)
+            else:
+                log.warning("cluster: node %s paused: %s", node.config.node_id,
+                            node.paused_reason or "feed link down")
         if self.closing:
             self._maybe_close(now)
         else:

@@ -164,6 +164,10 @@ class ClusterNode:
         return self._paused_reason is not None
 
     @property
+    def paused_reason(self) -> str | None:
+        return self._paused_reason
+
+    @property
     def has_work(self) -> bool:
         """Outputs or bytes waiting for the loop (so it must not sleep in select())."""
         return bool(self._outputs) or any(s.link is not None and s.link.has_data
