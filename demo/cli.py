@@ -135,6 +135,9 @@ def run_cluster(tmux: Tmux, args: argparse.Namespace, options: DemoOptions) -> i
         print("selchat-demo: --cluster runs two chat nodes on ports of its own; it takes no --mode, --irc "
               "or --port", file=sys.stderr)
         return 1
+    if args.clients < 2:
+        print("selchat-demo: --cluster needs --clients 2 or more (a client on each node)", file=sys.stderr)
+        return 1
     if redis_server_path() is None:
         print(f"selchat-demo: {REDIS_INSTALL_HINT}", file=sys.stderr)
         return 1
