@@ -81,3 +81,32 @@ def test_without_redis_server_the_cluster_demo_says_how_to_install_it(session_na
     assert refused.returncode == 1
     assert "redis-server is not installed" in refused.stderr and "apt install redis-server" in refused.stderr
     assert "Traceback" not in refused.stderr and not TMUX.has_session(session_name)
+
+
+def test_each_node_gets_the_broker_its_own_id_and_the_trace_and_clients_alternate_nodes():
+    from selchat.demo.cluster import node_command, placement
+    from selchat.demo.layout import DemoOptions
+
+    command = node_command(DemoOptions(), "n2", 4242, 6390)
+    assert command[:2] == [sys.executable, "-m"]
+    assert command[command.index("--broker") + 1] == "redis://127.0.0.1:6390"
+    assert command[command.index("--node-id") + 1] == "n2" and "--trace" in command
+    assert command[command.index("--port") + 1] == "4242"
+    assert "--dashboard" in node_command(DemoOptions(dashboard=True), "n1", 1, 2)
+    assert placement(DemoOptions(clients=3)) == {"alice": "n1", "bob": "n2", "dave": "n1"}
+
+
+@pytest.mark.parametrize("view", ["trace", "dashboard"])
+def test_the_cluster_note_fits_its_pane(view):
+    from selchat.demo.tips import cluster_tips_text
+
+    lines = cluster_tips_text({"alice": "n1", "bob": "n2"}, view, "Ctrl+B").splitlines()
+    assert len(lines) <= 13 and max(len(line) for line in lines) <= 60
+    assert "alice's pane (on n1)" in lines[1] and "bob on n2" in lines[1]
+
+
+@pytest.mark.parametrize("args", [["--clients", "1"], ["--mode", "echo"], ["--irc"], ["--port", "4000"]])
+def test_what_the_cluster_demo_cannot_do_is_refused_before_anything_starts(session_name, args):
+    refused = demo("--cluster", "--detach", "--session", session_name, *args)
+    assert refused.returncode == 1 and "--cluster" in refused.stderr and "Traceback" not in refused.stderr
+    assert not TMUX.has_session(session_name)
