@@ -43,7 +43,7 @@ import sys
 import time
 
 from . import cluster_report, report
-from .cluster import NODE_COUNTS, run_cluster
+from .cluster import NODE_COUNTS, run_cluster, supports_workers
 from .redis import RedisMissing
 from .procstat import machine_info, raise_open_file_limit
 from .scenarios import SERVER_MODE, Settings, interleaved, median_figures
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--receivers", type=int, default=100, help="all receiving clients, senders included (default 100)")
     p.add_argument("--window", type=int, default=16, help="messages in flight per sender (default 16)")
     p.add_argument("--nodes", type=_int_list, default=list(NODE_COUNTS), metavar="N[,N...]", help="default 1,2,3")
+    p.add_argument("--workers", type=_int_list, default=[], metavar="N[,N...]",
+                   help="also run `selchat-server --workers N` (N processes on one port) for each N "
+                        "(needs a selchat-server with --workers)")
 
     p = add("growth", "cost per message as idle connections grow, select vs poll vs epoll")
     p.add_argument("--idle", type=_int_list, default=GROWTH_IDLE, metavar="M[,M...]",
@@ -205,10 +208,15 @@ class Run:
         self.results[scenario] = medians
         return medians
 
-    def run_cluster(self, node_counts) -> dict[str, dict] | None:
+    def run_cluster(self, node_counts, worker_counts=()) -> dict[str, dict] | None:
         """The cluster scenario; None (and a note) when there is no redis-server to start."""
+        if worker_counts and not supports_workers():
+            note = "this selchat-server has no --workers: the workers configurations are left out"
+            print(f"skipping --workers: {note}", file=sys.stderr)
+            self.notes.append(note)
+            worker_counts = ()
         try:
-            measurements = run_cluster(self.settings, node_counts)
+            measurements = run_cluster(self.settings, node_counts, worker_counts=worker_counts)
         except RedisMissing as missing:
             self.notes.append(str(missing))
             return None
@@ -288,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                        args.idle)
         out.append(report.growth_table(run.growth))
     if command in ("cluster", "all", "targets"):
-        cluster = run.run_cluster(getattr(args, "nodes", list(NODE_COUNTS)))
+        cluster = run.run_cluster(getattr(args, "nodes", list(NODE_COUNTS)), getattr(args, "workers", []))
         if cluster is None:
             out.append(f"cluster: skipped.\n{run.notes[-1]}")
             if command == "cluster":

@@ -9,6 +9,8 @@ Per round, interleaved like the other scenarios:
              sender 1 on node 2, ...; listeners likewise), so most lines cross nodes. Every
              receiver must get every line once, in order per sender, and all receivers the same
              sequence (a digest of the order each heard is compared).
+  N workers  with --workers N: one `selchat-server --workers N --broker ...` (N processes on one
+             port, SO_REUSEPORT), the same load; the kernel deals the connections out.
   crossnode  light load for the cross-node latency: 2 nodes, one sender on node 1 with one line in
              flight, one listener on node 2; the listener's latencies are node 1 -> Redis -> node 2.
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -42,6 +45,7 @@ ROOM = "bench"
 NODE_COUNTS = (1, 2, 3)
 REGISTER_TIMEOUT = 20.0
 TURN = re.compile(rb"turn (\d+):")
+WORKERS_LINE = re.compile(r"listening on \S+ with \d+ workers \(pids ([\d ]+)\)")
 
 SINGLE = "single"
 CROSSNODE = "crossnode"
@@ -93,11 +97,13 @@ def start_nodes(redis: RedisProcess, count: int, cpus: set[int] | None, max_clie
     return nodes
 
 
-def wait_registered(port: int, nodes: list[RunningServer], timeout: float = REGISTER_TIMEOUT) -> None:
-    """Until every node has its heartbeat in the room's `nodes` set: its links are up."""
+def wait_registered(port: int, nodes: list[RunningServer], timeout: float = REGISTER_TIMEOUT,
+                    count: int | None = None) -> None:
+    """Until `count` nodes (default: one per process) have their heartbeat in the room's `nodes`
+    set: their links are up."""
     deadline = time.monotonic() + timeout
     with RedisClient(port) as client:
-        while client.call("ZCARD", room_key("nodes")) < len(nodes):
+        while client.call("ZCARD", room_key("nodes")) < (count or len(nodes)):
             for node in nodes:
                 if node.proc.poll() is not None:
                     raise RuntimeError(f"node exited with status {node.proc.returncode}:\n{node.log_tail(10)}")
@@ -105,6 +111,34 @@ def wait_registered(port: int, nodes: list[RunningServer], timeout: float = REGI
                 tails = "\n".join(node.log_tail(5) for node in nodes)
                 raise RuntimeError(f"{len(nodes)} nodes did not all register in Redis within {timeout:.0f} s:\n{tails}")
             time.sleep(0.05)  # polling Redis against a deadline
+
+
+def supports_workers() -> bool:
+    """Whether this selchat-server has `--workers` (N processes on one port, SO_REUSEPORT)."""
+    done = subprocess.run(NODE_SPEC.command("chat")[:3] + ["--help"], capture_output=True, text=True, timeout=30)
+    return "--workers" in done.stdout
+
+
+def start_workers(redis: RedisProcess, count: int, cpus: set[int] | None,
+                  max_clients: int) -> tuple[RunningServer, list[int]]:
+    """`selchat-server --workers count` on one port; returns the parent and its workers' pids once
+    every worker is registered in Redis (as node w-1, w-2, ...)."""
+    extra = ["--workers", str(count), "--broker", redis.url, "--room", ROOM, "--node-id", "w"]
+    parent = start_server(NODE_SPEC, "chat", max_clients=max_clients, extra_args=extra)
+    try:
+        deadline = time.monotonic() + REGISTER_TIMEOUT
+        while not (match := WORKERS_LINE.search(parent.log_tail(200))):
+            if parent.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"selchat-server --workers {count} did not start:\n{parent.log_tail(10)}")
+            time.sleep(0.05)  # polling the log against a deadline
+        pids = [int(pid) for pid in match.group(1).split()]
+        for pid in pids:
+            _pin(pid, cpus)
+        wait_registered(redis.port, [parent], count=count)
+    except BaseException:
+        parent.stop()
+        raise
+    return parent, pids
 
 
 def node_turns(node: RunningServer) -> int | None:
@@ -132,17 +166,26 @@ def crossnode_plan(settings: Settings) -> LoadPlan:
 
 
 def measure_nodes(redis: RedisProcess, name: str, count: int, plan: LoadPlan, settings: Settings,
-                  trace: bool = False) -> Measurement:
-    """Start `count` fresh nodes on an emptied Redis, run `plan` over them, read Redis's side."""
-    measurement = Measurement(name, "cluster", {"nodes": count, "senders": plan.senders,
+                  trace: bool = False, workers: bool = False) -> Measurement:
+    """Start `count` fresh nodes on an emptied Redis, run `plan` over them, read Redis's side.
+
+    With `workers`, the nodes are the workers of one `selchat-server --workers count` on one port,
+    and the kernel, not the load generator, deals the connections out (SO_REUSEPORT).
+    """
+    measurement = Measurement(name, "cluster", {"nodes": count, "workers": workers, "senders": plan.senders,
                                                 "receivers": plan.senders + plan.listeners, "window": plan.window})
     nodes: list[RunningServer] = []
     try:
         with RedisClient(redis.port) as client:
             client.call("FLUSHALL")
-        nodes = start_nodes(redis, count, server_cpus(settings), plan.connections + 100, trace)
+        if workers:
+            parent, pids = start_workers(redis, count, server_cpus(settings), plan.connections + 100)
+            nodes = [parent]
+        else:
+            nodes = start_nodes(redis, count, server_cpus(settings), plan.connections + 100, trace)
+            pids = [node.pid for node in nodes]
         edges: dict[str, redisstats.RedisSnapshot] = {}
-        outcome = run_load(plan, [node.address for node in nodes], [node.pid for node in nodes],
+        outcome = run_load(plan, [node.address for node in nodes], pids,
                            on_window_edge=lambda edge: edges.__setitem__(edge, redisstats.snapshot(redis.port)))
         figures = outcome.summary()
         figures.update(redisstats.RedisCost.between(edges["start"], edges["end"]).summary())
@@ -183,10 +226,16 @@ def _us(value) -> str:
     return "-" if value is None else f"{value / 1000:.2f} ms"
 
 
-def run_cluster(settings: Settings, node_counts=NODE_COUNTS, redis: RedisProcess | None = None) -> list[Measurement]:
+def workers_name(count: int) -> str:
+    return f"{count} worker" + ("s" if count > 1 else "")
+
+
+def run_cluster(settings: Settings, node_counts=NODE_COUNTS, redis: RedisProcess | None = None,
+                worker_counts=()) -> list[Measurement]:
     """Every configuration once per round, interleaved, then the traced batching run; one Redis for all.
 
-    Raises `RedisMissing` (with how to install it) when there is no redis-server.
+    `worker_counts` adds `selchat-server --workers N` configurations (one port) beside the
+    separate nodes. Raises `RedisMissing` (with how to install it) when there is no redis-server.
     """
     owned = redis is None
     redis = redis or RedisProcess().start()
@@ -199,6 +248,9 @@ def run_cluster(settings: Settings, node_counts=NODE_COUNTS, redis: RedisProcess
             results.append(single)
             for count in node_counts:
                 results.append(measure_nodes(redis, nodes_name(count), count, broadcast_plan(settings), settings))
+            for count in worker_counts:
+                results.append(measure_nodes(redis, workers_name(count), count, broadcast_plan(settings), settings,
+                                             workers=True))
             results.append(measure_nodes(redis, CROSSNODE, 2, crossnode_plan(settings), settings))
         results.append(measure_nodes(redis, BATCHING, 2, broadcast_plan(settings), settings, trace=True))
     finally:
