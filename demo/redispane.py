@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from selchat.bench.redis import RedisClient, RedisMissing, RedisProcess
+from selchat.bench.redis import RedisClient, RedisMissing, RedisProcess, RedisReplyError
 
 REFRESH = 0.5
 CLEAR = "\x1b[H\x1b[2J"
@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(REFRESH)  # a screen refresh, like watch(1)
     except KeyboardInterrupt:
         return 0
+    except (OSError, RedisReplyError) as error:  # Redis killed under us (or a reply we cannot read)
+        print(f"\nredis-server is gone ({error}); the nodes are paused. "
+              "Ctrl+B : respawn-pane (Enter) starts an empty one.", flush=True)
+        signal.pause()
+        return 1
     finally:
         redis.stop()
 
