@@ -327,6 +327,10 @@ class ClusterRoom(ChatRoom):
         if item.status == "taken":  # the same fix-up as a clash in one process: "_" until free
             self._rename(member, self._next_nick(member.nick))
             return self._claim(member, now)
+        if item.status == "error":  # Redis answered, but not with a claim: retrying won't help
+            del self._pending[member]
+            return [(member, ev.Error("unavailable", "chat unavailable: the broker refused the join")),
+                    (member, ev.Disconnect("broker refused the join"))]
         if not ok:  # the broker is away: the join waits for it (see cluster_turn)
             self._waiting[member] = None
             return [(member, ev.Notice("chat paused: waiting for the broker to join you", "paused"))]
