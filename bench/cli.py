@@ -12,8 +12,11 @@ Scenarios (each server is started fresh for each run, on 127.0.0.1):
              flight each), echo mode: what watching idle descriptors costs per message.
   join       a join storm: --clients chat clients connect at once; time until all are greeted
              and a message from one reaches all the others.
+  cluster    1, 2 and 3 selchat-server nodes on one Redis (started by the bench, needs redis-server
+             and hiredis) beside one plain server: broadcast deliveries/s, one order at every
+             receiver, cross-node latency, Redis commands and CPU per line, sends per Redis link.
   growth     the idle scenario for select, poll and epoll as M grows (0 ... 10,000); --plot PATH.
-  targets    the targets of issues 4 and 11, as PASS/FAIL lines with the figures.
+  targets    the targets of issues 4, 11 and 15, as PASS/FAIL lines with the figures.
   all        everything above (what docs/benchmarks.md shows); --json and --plot to keep it.
   plot       redraw the cost-growth plot from a --json file of an earlier run (no measuring).
 
@@ -39,7 +42,9 @@ import json
 import sys
 import time
 
-from . import report
+from . import cluster_report, report
+from .cluster import NODE_COUNTS, run_cluster, supports_workers
+from .redis import RedisMissing
 from .procstat import machine_info, raise_open_file_limit
 from .scenarios import SERVER_MODE, Settings, interleaved, median_figures
 from .servers import ServerSpec, expand_server_names
@@ -108,12 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("join", "a join storm of chat clients")
     p.add_argument("--clients", type=int, default=10_000, help="default 10000")
 
+    p = add("cluster", "1, 2, 3 nodes on one Redis beside one plain server: broadcast, order, cross-node latency")
+    p.add_argument("--senders", type=int, default=10, help="default 10")
+    p.add_argument("--receivers", type=int, default=100, help="all receiving clients, senders included (default 100)")
+    p.add_argument("--window", type=int, default=16, help="messages in flight per sender (default 16)")
+    p.add_argument("--nodes", type=_int_list, default=list(NODE_COUNTS), metavar="N[,N...]", help="default 1,2,3")
+    p.add_argument("--workers", type=_int_list, default=[], metavar="N[,N...]",
+                   help="also run `selchat-server --workers N` (N processes on one port) for each N "
+                        "(needs a selchat-server with --workers)")
+
     p = add("growth", "cost per message as idle connections grow, select vs poll vs epoll")
     p.add_argument("--idle", type=_int_list, default=GROWTH_IDLE, metavar="M[,M...]",
                    help="default 0,100,500,900,2000,5000,10000")
     p.add_argument("--plot", metavar="PNG", help="write the plot here (needs matplotlib)")
 
-    p = add("targets", "check the targets of issues 4 and 11; exit status 1 if one fails")
+    p = add("targets", "check the targets of issues 4, 11 and 15; exit status 1 if one fails")
     p.add_argument("--clients", type=int, default=10_000, help="join storm size (default 10000)")
 
     p = add("all", "every scenario and the targets: the tables of docs/benchmarks.md")
@@ -194,6 +208,23 @@ class Run:
         self.results[scenario] = medians
         return medians
 
+    def run_cluster(self, node_counts, worker_counts=()) -> dict[str, dict] | None:
+        """The cluster scenario; None (and a note) when there is no redis-server to start."""
+        if worker_counts and not supports_workers():
+            note = "this selchat-server has no --workers: the workers configurations are left out"
+            print(f"skipping --workers: {note}", file=sys.stderr)
+            self.notes.append(note)
+            worker_counts = ()
+        try:
+            measurements = run_cluster(self.settings, node_counts, worker_counts=worker_counts)
+        except RedisMissing as missing:
+            self.notes.append(str(missing))
+            return None
+        self.raw += measurements
+        medians = _by_server(measurements)
+        self.results["cluster"] = medians
+        return medians
+
     def run_growth(self, specs, idles: list[int]) -> dict[str, dict[int, dict]]:
         growth: dict[str, dict[int, dict]] = {spec.name: {} for spec in specs if spec}
         for idle in idles:
@@ -264,6 +295,17 @@ def main(argv: list[str] | None = None) -> int:
         run.run_growth(_servers(args, GROWTH_SERVERS + (["asyncio-protocol"] if command == "all" else []), "idle"),
                        args.idle)
         out.append(report.growth_table(run.growth))
+    if command in ("cluster", "all", "targets"):
+        cluster = run.run_cluster(getattr(args, "nodes", list(NODE_COUNTS)), getattr(args, "workers", []))
+        if cluster is None:
+            out.append(f"cluster: skipped.\n{run.notes[-1]}")
+            if command == "cluster":
+                print(run.notes[-1], file=sys.stderr)
+                return 1
+        else:
+            out.append(cluster_report.cluster_table(
+                f"cluster: {settings.senders} senders -> {settings.receivers} clients dealt over the nodes, "
+                f"{settings.window} in flight per sender, {settings.duration:g} s per run, one Redis", cluster))
     if command == "targets":
         # No idle connections: the ping-pong target; 10,000: the memory target.
         growth = run.run_growth(_servers(args, [TARGET_SERVER], "idle"), [0, 10_000])
@@ -290,8 +332,10 @@ def main(argv: list[str] | None = None) -> int:
             report.check_fairness(results.get("fairness", {}).get(target), target),
             report.check_pingpong(idle.get(0), target),
             report.check_broadcast_today(results.get("broadcast", {}), target),
+            # issue 15
+            *cluster_report.cluster_verdicts(results.get("cluster", {})),
         ]
-        out.append("targets (issues 4 and 11):\n" + "\n".join("  " + v.line() for v in run.verdicts))
+        out.append("targets (issues 4, 11 and 15):\n" + "\n".join("  " + v.line() for v in run.verdicts))
 
     plot_path = getattr(args, "plot", None)
     if plot_path:

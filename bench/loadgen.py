@@ -37,6 +37,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import procstat
 from .wire import DeliveryCheck, format_messages, line_pattern, new_marker, percentile, sender_prefix
@@ -118,6 +119,8 @@ class LoadResult:
     latency_us: Counter = field(default_factory=Counter)
     probe_window_deliveries: int = 0
     probe_latency_us: Counter = field(default_factory=Counter)
+    listener_latency_us: Counter = field(default_factory=Counter)  # connections that only listen
+    order_mismatches: int = 0  # chat: receivers whose sequence of lines differs from the most common one
     loadgen_cpu_seconds: float = 0.0
     loadgen_busiest_share: float = 0.0  # the busiest worker's CPU over the window, 1.0 = a full core
     server_cpu_seconds: float | None = None
@@ -165,6 +168,14 @@ class LoadResult:
         return percentile(self.probe_latency_us, 0.99)
 
     @property
+    def listener_p50_us(self) -> float | None:
+        return percentile(self.listener_latency_us, 0.50)
+
+    @property
+    def listener_p99_us(self) -> float | None:
+        return percentile(self.listener_latency_us, 0.99)
+
+    @property
     def loadgen_saturated(self) -> bool:
         return self.loadgen_busiest_share > 0.9
 
@@ -187,6 +198,9 @@ class LoadResult:
             "probe_round_trips": sum(self.probe_latency_us.values()),
             "probe_p50_us": self.probe_p50_us,
             "probe_p99_us": self.probe_p99_us,
+            "listener_p50_us": self.listener_p50_us,
+            "listener_p99_us": self.listener_p99_us,
+            "order_mismatches": self.order_mismatches,
             "server_cpu_us_per_delivery": self.server_us_per_delivery,
             "server_bytes_per_connection": self.server_bytes_per_connection,
             "loadgen_cpu_seconds": round(self.loadgen_cpu_seconds, 4),
@@ -238,10 +252,11 @@ class Connection:
 class Worker:
     """Drives one share of the connections through connect, settle, run, drain and analysis."""
 
-    def __init__(self, plan: LoadPlan, share: WorkerShare, address: tuple[str, int], marker: bytes, control) -> None:
+    def __init__(self, plan: LoadPlan, share: WorkerShare, addresses: list[tuple[str, int]], marker: bytes,
+                 control) -> None:
         self.plan = plan
         self.share = share
-        self.address = address
+        self.addresses = addresses
         self.marker = marker
         self.reply_marker = plan.reply_marker(marker)
         self.control = control
@@ -391,7 +406,9 @@ class Worker:
                 if time.monotonic() > deadline:
                     break
             sender_id = next(sender_ids) if kind == b"S" else None
-            sock = begin_connect(self.address, nodelay=True)
+            # Several servers (cluster nodes): connections are dealt out in turn, senders first,
+            # so with one load generator process sender i and listener j land on different nodes.
+            sock = begin_connect(self.addresses[len(self.connections) % len(self.addresses)], nodelay=True)
             if sock is None:
                 self.connect_failures += 1
                 continue
@@ -468,15 +485,21 @@ class Worker:
         pattern = line_pattern(self.reply_marker)
         latencies: Counter = Counter()
         probe_latencies: Counter = Counter()
+        listener_latencies: Counter = Counter()
+        order_digests: list[str] = []
         lost = reordered = duplicated = delivered = expected = 0
         for conn in self.connections:
             if conn.idle:
                 continue
             check = DeliveryCheck()
+            kept: Counter = Counter()
             for recv_ns, data in conn.chunks:
                 in_window = self.window_start_ns <= recv_ns < self.window_end_ns
-                kept = probe_latencies if conn.probe else latencies
                 check.feed(data, pattern, recv_ns, kept if in_window else None)
+            (probe_latencies if conn.probe else latencies).update(kept)
+            if conn.sender_prefix is None:
+                listener_latencies.update(kept)
+            order_digests.append(check.order_digest())
             heard = self._heard(conn, sent_by_sender)
             expected += sum(heard.values())
             lost += check.lost(heard)
@@ -496,6 +519,8 @@ class Worker:
             "reordered": reordered,
             "duplicated": duplicated,
             "latency_us": latencies,
+            "listener_latency_us": listener_latencies,
+            "order_digests": order_digests,
             "cpu_in_window": self.cpu_in_window,
         }
 
@@ -506,14 +531,14 @@ class Worker:
         self.selector.close()
 
 
-def _worker_main(plan: LoadPlan, share: WorkerShare, address, marker: bytes, control) -> None:
+def _worker_main(plan: LoadPlan, share: WorkerShare, addresses, marker: bytes, control) -> None:
     procstat.raise_open_file_limit()
     if plan.cpus and hasattr(os, "sched_setaffinity"):
         try:
             os.sched_setaffinity(0, plan.cpus)
         except OSError:
             pass
-    worker = Worker(plan, share, address, marker, control)
+    worker = Worker(plan, share, addresses, marker, control)
     try:
         control.send(("result", worker.run()))
     except Exception as exc:  # report, don't hang the coordinator
@@ -544,14 +569,27 @@ def split_plan(plan: LoadPlan) -> list[WorkerShare]:
     return shares
 
 
-def wait_for_server_fds(pid: int, at_least: int, timeout: float) -> None:
-    """Wait until the server holds `at_least` descriptors: it has accepted our connections."""
+def wait_for_server_fds(pids: list[int], at_least: int, timeout: float) -> None:
+    """Wait until the servers hold `at_least` descriptors in all: they have accepted our connections."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        count = procstat.count_open_fds(pid)
-        if count is None or count >= at_least:
+        counts = [procstat.count_open_fds(pid) for pid in pids]
+        if None in counts or sum(counts) >= at_least:
             return
         time.sleep(0.02)
+
+
+def _count_fds(pids: list[int]) -> int | None:
+    counts = [procstat.count_open_fds(pid) for pid in pids]
+    return None if not pids or None in counts else sum(counts)
+
+
+def _sample(pids: list[int]) -> procstat.ProcSample | None:
+    """The servers' CPU time and RSS, summed (several cluster nodes count as one server)."""
+    samples = [procstat.sample(pid) for pid in pids]
+    if not pids or None in samples:
+        return None
+    return procstat.ProcSample(sum(s.cpu_seconds for s in samples), sum(s.rss_bytes for s in samples))
 
 
 def _sleep_until(moment: float) -> None:
@@ -560,36 +598,49 @@ def _sleep_until(moment: float) -> None:
         time.sleep(left)
 
 
-def run_load(plan: LoadPlan, address: tuple[str, int], server_pid: int | None = None) -> LoadResult:
-    """Run `plan` against the server at `address`; measure its CPU and memory when `server_pid` is ours."""
+def run_load(plan: LoadPlan, address: tuple[str, int] | list[tuple[str, int]],
+             server_pid: int | list[int] | None = None,
+             on_window_edge: Callable[[str], None] | None = None) -> LoadResult:
+    """Run `plan` against the server at `address`; measure its CPU and memory when `server_pid` is ours.
+
+    Several addresses and pids (cluster nodes): connections are dealt out over the addresses, and
+    the servers' CPU and memory are summed. `on_window_edge("start")` and `("end")` are called
+    at the measured window's edges, beside the CPU readings (the cluster bench reads Redis there).
+    """
     result = LoadResult(plan)
     marker = new_marker()
-    server_fds_before = procstat.count_open_fds(server_pid) if server_pid else None
-    before = procstat.sample(server_pid) if server_pid else None
+    addresses = address if isinstance(address, list) else [address]
+    pids = server_pid if isinstance(server_pid, list) else ([server_pid] if server_pid else [])
+    server_fds_before = _count_fds(pids)
+    before = _sample(pids)
     context = multiprocessing.get_context("fork")
     workers = []
     for share in split_plan(plan):
         ours, theirs = context.Pipe()
-        proc = context.Process(target=_worker_main, args=(plan, share, address, marker, theirs), daemon=True)
+        proc = context.Process(target=_worker_main, args=(plan, share, addresses, marker, theirs), daemon=True)
         proc.start()
         theirs.close()
         workers.append((proc, ours))
     try:
         replies = [_expect(pipe, "ready", plan.settle_timeout + 30) for _, pipe in workers]
         live = sum(r[1] for r in replies)
-        if server_pid and server_fds_before is not None:
-            wait_for_server_fds(server_pid, server_fds_before + live, timeout=10)
+        if pids and server_fds_before is not None:
+            wait_for_server_fds(pids, server_fds_before + live, timeout=10)
             time.sleep(0.2)  # let the server finish per-connection setup (greetings, buffers)
-        connected = procstat.sample(server_pid) if server_pid else None
+        connected = _sample(pids)
         go_at = time.monotonic() + 0.05
         window_start = go_at + plan.warmup
         window_end = window_start + plan.duration
         for _, pipe in workers:
             pipe.send(("go", go_at, window_start, window_end))
         _sleep_until(window_start)
-        cpu_start = procstat.sample(server_pid) if server_pid else None
+        cpu_start = _sample(pids)
+        if on_window_edge:
+            on_window_edge("start")
         _sleep_until(window_end)
-        cpu_end = procstat.sample(server_pid) if server_pid else None
+        cpu_end = _sample(pids)
+        if on_window_edge:
+            on_window_edge("end")
         sent_by_sender: dict[int, int] = {}
         for _, pipe in workers:
             sent_by_sender.update(_expect(pipe, "sent", 30)[1])
@@ -604,6 +655,7 @@ def run_load(plan: LoadPlan, address: tuple[str, int], server_pid: int | None = 
                 proc.join()
             pipe.close()
     result.sent = sum(sent_by_sender.values())
+    digests: Counter = Counter()
     result.window_seconds = window_end - window_start
     for outcome in outcomes:
         result.connected += outcome["connected"]
@@ -618,9 +670,14 @@ def run_load(plan: LoadPlan, address: tuple[str, int], server_pid: int | None = 
         result.latency_us.update(outcome["latency_us"])
         result.probe_window_deliveries += outcome["probe_window_deliveries"]
         result.probe_latency_us.update(outcome["probe_latency_us"])
+        result.listener_latency_us.update(outcome["listener_latency_us"])
+        digests.update(outcome["order_digests"])
         result.loadgen_cpu_seconds += outcome["cpu_in_window"]
         result.loadgen_busiest_share = max(result.loadgen_busiest_share,
                                            outcome["cpu_in_window"] / result.window_seconds)
+    if plan.mode == "chat" and digests:
+        # Every chat receiver hears every line, so all must have heard one sequence.
+        result.order_mismatches = sum(digests.values()) - digests.most_common(1)[0][1]
     if cpu_start and cpu_end:
         result.server_cpu_seconds = cpu_end.cpu_seconds - cpu_start.cpu_seconds
     if before and connected:
@@ -630,6 +687,8 @@ def run_load(plan: LoadPlan, address: tuple[str, int], server_pid: int | None = 
         result.notes.append(f"{result.connect_failures} connections failed")
     if result.closed_by_server:
         result.notes.append(f"{result.closed_by_server} connections closed by the server")
+    if result.order_mismatches:
+        result.notes.append(f"{result.order_mismatches} receivers heard the lines in another order than the rest")
     if result.loadgen_saturated:
         result.notes.append(f"load generator busy {result.loadgen_busiest_share:.0%} of a core: "
                             "deliveries/s is a floor, try --procs")

@@ -168,10 +168,12 @@ def median_figures(measurements: list[Measurement]) -> dict:
         return merged
     for key, value in good[0].items():
         values = [g[key] for g in good if isinstance(g.get(key), (int, float)) and not isinstance(g.get(key), bool)]
-        if key in ("lost", "reordered", "duplicated", "closed_by_server", "connect_failures"):
+        if key in ("lost", "reordered", "duplicated", "order_mismatches", "closed_by_server", "connect_failures"):
             merged[key] = sum(values)
         elif values:
             merged[key] = statistics.median(values)
+        elif isinstance(value, dict):
+            merged[key] = value  # per-command or per-link counts: the first round's, as measured
         elif isinstance(value, bool):
             merged[key] = any(g.get(key) for g in good)
         else:

@@ -12,6 +12,7 @@ ignored, and a line without the marker is noise (greetings, join notices).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections import Counter
@@ -67,9 +68,12 @@ class DeliveryCheck:
     a later arrival that fills the gap is a reorder; a number seen before is a duplicate; whatever
     gap is still open at the end, and whatever the sender sent past the last number received, is
     loss. The in-order case costs one dict lookup, so a receiver can check millions of lines.
+    Every line also goes into a digest of the order heard, to compare receivers with each other.
     """
 
     last_seq: dict[bytes, int] = field(default_factory=dict)
+    # The (sender, seq) sequence as received, hashed: receivers that heard one order have one digest.
+    order: "hashlib.blake2b" = field(default_factory=lambda: hashlib.blake2b(digest_size=16))
     gaps: dict[bytes, set[int]] = field(default_factory=dict)
     received: int = 0
     reordered: int = 0
@@ -79,8 +83,10 @@ class DeliveryCheck:
         """Account for every message line in `data` (complete lines received at `recv_ns`)."""
         last_seq = self.last_seq
         count = 0
+        order = self.order
         for sender, seq_text, sent_text in pattern.findall(data):
             count += 1
+            order.update(b"%s:%s," % (sender, seq_text))
             seq = int(seq_text)
             previous = last_seq.get(sender, -1)
             if seq == previous + 1:
@@ -98,6 +104,10 @@ class DeliveryCheck:
             if latencies is not None:
                 latencies[latency_bucket((recv_ns - int(sent_text)) // 1000)] += 1
         self.received += count
+
+    def order_digest(self) -> str:
+        """The order in which this receiver heard every message line, as a short hex digest."""
+        return self.order.hexdigest()
 
     def lost(self, sent_by_sender: dict[int, int]) -> int:
         """Messages of the given senders this receiver never got."""

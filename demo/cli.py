@@ -8,6 +8,7 @@ when you detach or close the terminal.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import sys
@@ -15,7 +16,10 @@ import sys
 from selchat.server.chat import Mode
 from selchat.server.loop import BACKENDS
 
+from .cluster import start_cluster_demo
 from .layout import MAX_CLIENTS, DemoOptions, DemoStartError, pick_free_port, start_demo
+from selchat.bench.redis import INSTALL_HINT as REDIS_INSTALL_HINT, redis_server_path
+
 from .tmux import INSTALL_HINT, Tmux, TmuxError, find_tmux
 
 # The session's size before a terminal attaches (with --detach there may never be one):
@@ -54,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the raw client: nc, our Python one, or nc when installed (default: %(default)s)")
     parser.add_argument("--irc", action="store_true",
                         help="serve IRC too (the room as #selchat), with an irssi pane when irssi is installed")
+    parser.add_argument("--cluster", action="store_true",
+                        help="two nodes on one Redis (started for you; needs redis-server and hiredis), "
+                             "clients dealt over them, and a pane showing the room in Redis")
     parser.add_argument("--session", default="selchat-demo", metavar="NAME", help="tmux session name (default: %(default)s)")
     parser.add_argument("--detach", action="store_true",
                         help="start the session without attaching to it (for scripts and tests)")
@@ -96,6 +103,8 @@ def run(tmux: Tmux, args: argparse.Namespace) -> int:
     if args.raw_client == "nc" and shutil.which("nc") is None:
         print("selchat-demo: --raw-client nc, but nc is not installed", file=sys.stderr)
         return 1
+    if args.cluster:
+        return run_cluster(tmux, args, options)
     options.port = args.port or pick_free_port(options.host)
     if args.irc:
         if args.mode != "chat":
@@ -114,6 +123,37 @@ def run(tmux: Tmux, args: argparse.Namespace) -> int:
     if args.detach:
         irc = f", IRC on {options.irc_port}" if options.irc else ""
         print(f"The demo runs in tmux session {args.session} (server on {options.host}:{options.port}{irc}).\n"
+              f"  watch it:  tmux attach -t {args.session}\n"
+              f"  stop it:   selchat-demo --stop" + (f" --session {args.session}" if args.session != "selchat-demo" else ""))
+        return 0
+    return attach_until_done(tmux, args.session)
+
+
+def run_cluster(tmux: Tmux, args: argparse.Namespace, options: DemoOptions) -> int:
+    """The --cluster demo: refuse what it cannot do before opening anything, then lay it out."""
+    if args.mode != "chat" or args.irc or args.port:
+        print("selchat-demo: --cluster runs two chat nodes on ports of its own; it takes no --mode, --irc "
+              "or --port", file=sys.stderr)
+        return 1
+    if args.clients < 2:
+        print("selchat-demo: --cluster needs --clients 2 or more (a client on each node)", file=sys.stderr)
+        return 1
+    if redis_server_path() is None:
+        print(f"selchat-demo: {REDIS_INSTALL_HINT}", file=sys.stderr)
+        return 1
+    if importlib.util.find_spec("hiredis") is None:
+        print("selchat-demo: cluster mode needs hiredis: install selchat[cluster] (uv sync --extra cluster)",
+              file=sys.stderr)
+        return 1
+    width, height = DETACHED_SIZE if args.detach else shutil.get_terminal_size(DETACHED_SIZE)
+    try:
+        ports = start_cluster_demo(tmux, options, width, height)
+    except DemoStartError as exc:
+        print(f"selchat-demo: {exc}", file=sys.stderr)
+        return 1
+    if args.detach:
+        print(f"The cluster demo runs in tmux session {args.session} (Redis on {options.host}:{ports['redis']}, "
+              f"nodes on {ports['n1']} and {ports['n2']}).\n"
               f"  watch it:  tmux attach -t {args.session}\n"
               f"  stop it:   selchat-demo --stop" + (f" --session {args.session}" if args.session != "selchat-demo" else ""))
         return 0

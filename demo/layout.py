@@ -210,6 +210,10 @@ def _mark_pane(tmux: Tmux, pane: str, role: str, title: str) -> None:
 def _style_session(tmux: Tmux, session: str, pane: str, prefix: str) -> None:
     """Titles on pane borders, a status line with the keys, mouse support; this session only."""
     target = f"={session}:"  # the colon: set-option resolves "=NAME" alone as a window
+    # A COLUMNS or LINES exported where tmux's server started (pytest sets both) would reach every
+    # pane and override its real size: a TUI then draws for 80x24 in a pane of another size.
+    for variable in ("COLUMNS", "LINES"):
+        tmux.run("set-environment", "-t", target, "-r", variable)
     for option, value in (
         ("status-left", " selchat demo "),
         ("status-left-length", "20"),

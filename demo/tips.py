@@ -46,6 +46,26 @@ def tips_text(mode: str, nicks: list[str], raw_nick: str, server_view: str, pref
     return "\n".join(lines)
 
 
+def cluster_tips_text(placement: dict[str, str], server_view: str, prefix: str) -> str:
+    """The cluster demo's note (same size limits as `tips_text`); `placement` is nick -> node."""
+    nicks = list(placement)
+    first, second = (nicks + ["alice", "bob"])[:2]
+    lines = ["What to try (two nodes, one room, one Redis)",
+             f" • Type in {first}'s pane (on {placement.get(first, 'n1')}): {second} on "
+             f"{placement.get(second, 'n2')} sees it,",
+             "   through Redis: XLEN grows by one, and the Redis",
+             "   pane shows the entry both nodes read."]
+    if server_view == "trace":
+        lines += [" • Each node's trace: its two Redis links (cmd, feed)",
+                  "   are sockets in the same select() as its clients."]
+    lines += [" • Ctrl+C in n2's pane: its users leave at once;",
+              f"   kill -9 it (or {prefix} : kill-pane) and n1 reaps",
+              "   them as `node lost` when the heartbeat runs out.",
+              f" • {prefix} : respawn-pane (Enter) starts a node again.",
+              f"Keys: {prefix} then an arrow moves, {prefix} d ends the demo."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selchat.demo.tips", description=__doc__)
     parser.add_argument("--mode", default="chat")
@@ -53,9 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-nick", default="carol")
     parser.add_argument("--server-view", choices=["trace", "dashboard"], default="trace")
     parser.add_argument("--prefix", default="Ctrl+B", help="the tmux prefix key, as shown to people")
+    parser.add_argument("--cluster", metavar="NICK@NODE[,...]", help="the cluster demo's note, with where each client is")
     args = parser.parse_args(argv)
     nicks = [nick for nick in args.nicks.split(",") if nick]
-    sys.stdout.write(HIDE_CURSOR + tips_text(args.mode, nicks, args.raw_nick, args.server_view, args.prefix))
+    if args.cluster:
+        where = dict(item.split("@", 1) for item in args.cluster.split(",") if "@" in item)
+        text = cluster_tips_text(where, args.server_view, args.prefix)
+    else:
+        text = tips_text(args.mode, nicks, args.raw_nick, args.server_view, args.prefix)
+    sys.stdout.write(HIDE_CURSOR + text)
     sys.stdout.flush()
     try:
         while True:

@@ -97,6 +97,10 @@ class Tmux:
         return self.run("split-window", *flags, "-t", pane, "-l", f"{percent}%", "-P", "-F",
                         "#{pane_id}", *command).strip()
 
+    def respawn(self, pane: str, command: list[str]) -> None:
+        """Replace the pane's program with `command`, keeping the pane where and as big as it is."""
+        self.run("respawn-pane", "-k", "-t", pane, *command)
+
     def capture(self, pane: str) -> str:
         """The text now visible in the pane."""
         return self.run("capture-pane", "-p", "-t", pane)
