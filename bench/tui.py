@@ -39,6 +39,11 @@ WIDTH, HEIGHT = 120, 35
 NICK = "meas"
 LISTENING = re.compile(r"listening on (\S+):(\d+)")
 PROBE_KEY = "x"  # not in any flood line, the nick or the status bar
+# How often the pane is captured while timing.  Each capture spawns a tmux client: polled flat
+# out (~450 a second) that took 87% of a core from the two the client, the server and tmux share,
+# so the figures measured the poller as much as the client.  Every 10 ms costs ~15% of a core and
+# adds at most 10 ms (5 on average) to each figure.
+POLL_INTERVAL = 0.01
 
 
 @dataclass(frozen=True)
@@ -227,8 +232,12 @@ class RawSender:
     def line(text: str) -> bytes:
         return json.dumps({"type": "message", "text": text}).encode() + b"\n"
 
-    def burst(self, count: int) -> None:
-        self.sock.sendall(b"".join(self.line(f"flood line {n:06d}") for n in range(count)))
+    @classmethod
+    def burst_bytes(cls, count: int) -> bytes:
+        return b"".join(cls.line(f"flood line {n:06d}") for n in range(count))
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
 
     def steady(self, per_second: float, seconds: float) -> None:
         start = time.monotonic()
@@ -256,16 +265,27 @@ def cpu_percent(pid: int, seconds: float, during=None) -> float | None:
     return 100 * (after.cpu_seconds - before.cpu_seconds) / elapsed
 
 
+def pace(due: float) -> float:
+    """Wait until `due` (if it is still ahead) and return when the poll after it is due."""
+    delay = due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    return max(due, time.monotonic() - POLL_INTERVAL) + POLL_INTERVAL
+
+
 def measure_burst(tmux: Tmux, sender: RawSender, lines: int, results: Results,
                   timeout: float = 60.0) -> None:
     """Send the burst; poll the pane for its last line and time key probes meanwhile."""
     last = f"flood line {lines - 1:06d}"
-    thread = threading.Thread(target=sender.burst, args=(lines,), daemon=True)
+    # Made before the clock starts: the figure is from the burst's first byte, not its encoding.
+    thread = threading.Thread(target=sender.send, args=(sender.burst_bytes(lines),), daemon=True)
     start = time.monotonic()
     thread.start()
     typed, probe_sent = 0, None
     next_probe = start + 0.05
+    next_poll = start
     while time.monotonic() - start < timeout:
+        next_poll = pace(next_poll)
         now = time.monotonic()
         if probe_sent is None and now >= next_probe:
             tmux.keys(PROBE_KEY)
@@ -287,9 +307,9 @@ def measure_idle_echo(tmux: Tmux, results: Results, probes: int = 5) -> None:
     """Key echo with nothing else going on: what the probe itself costs."""
     for typed in range(1, probes + 1):
         tmux.keys(PROBE_KEY)
-        sent = time.monotonic()
+        sent = next_poll = time.monotonic()
         while time.monotonic() - sent < 5 and PROBE_KEY * typed not in tmux.screen():
-            pass
+            next_poll = pace(next_poll)
         results.idle_key_echo_ms.append(1000 * (time.monotonic() - sent))
         time.sleep(0.1)
     tmux.run("send-keys", "-t", "b", "C-u")

@@ -100,6 +100,11 @@ def render_rows(text: Text, width: int, console: Console, background: RGB,
     """`text` as strips at most `width` cells wide, continuation rows indented, every coloured
     span moved (in lightness only) until it reads on `background`."""
     cache = {} if cache is None else cache
+    plain = text.plain
+    if plain.isprintable() and not plain[-1:].isspace() and cell_len(plain) <= width:
+        # One row, nothing to break, strip or indent: most chat lines.  Skips copying the text.
+        return [Strip([Segment(seg.text, _readable_style(seg.style, background, cache, ansi),
+                               seg.control) for seg in text.render(console)])]
     indent, broken = _paragraph_breaks(text, width)
     rows: list[Strip] = []
     for number, (paragraph, breaks) in enumerate(broken):
