@@ -79,6 +79,11 @@ class Results:
     key_echo_ms: list[float] = field(default_factory=list)
     idle_key_echo_ms: list[float] = field(default_factory=list)  # the probe's own floor
     skipped: int = 0  # lines the client said it skipped (its --log-file)
+    # Not targets, but what to read the wall-clock figures against on a shared machine: the
+    # client's own CPU time from the burst's first byte to its last line on screen, and the
+    # machine's load (1-minute average) when the burst started.
+    burst_cpu_seconds: float | None = None
+    load_average: float | None = None
     rss_mb: float | None = None
     steady_cpu_percent: float | None = None
     idle_cpu_percent: float | None = None
@@ -140,6 +145,12 @@ def report(results: Results) -> str:
     if idle is not None:
         lines.append(f"key echo when idle (the probe's floor: send-keys + capture-pane): "
                      f"p50 {idle:.0f} ms, max {max(results.idle_key_echo_ms):.0f} ms")
+    if results.burst_cpu_seconds is not None:
+        lines.append(f"client CPU from the burst's first byte to its last line shown: "
+                     f"{results.burst_cpu_seconds:.2f} s")
+    if results.load_average is not None:
+        lines.append(f"load average when the burst started: {results.load_average:.2f} "
+                     f"on {os.cpu_count()} cores (other work on the machine stretches every figure)")
     lines += [("PASS " if passed else "FAIL ") + text for _, passed, text in verdicts(results)]
     return "\n".join(lines)
 
@@ -279,6 +290,9 @@ def measure_burst(tmux: Tmux, sender: RawSender, lines: int, results: Results,
     last = f"flood line {lines - 1:06d}"
     # Made before the clock starts: the figure is from the burst's first byte, not its encoding.
     thread = threading.Thread(target=sender.send, args=(sender.burst_bytes(lines),), daemon=True)
+    pid = tmux.pid()
+    results.load_average = os.getloadavg()[0]
+    cpu_before = sample(pid)
     start = time.monotonic()
     thread.start()
     typed, probe_sent = 0, None
@@ -297,6 +311,9 @@ def measure_burst(tmux: Tmux, sender: RawSender, lines: int, results: Results,
             probe_sent, next_probe = None, now + 0.1
         if results.burst_seconds is None and last in screen:
             results.burst_seconds = now - start
+            cpu_after = sample(pid)
+            if cpu_before is not None and cpu_after is not None:
+                results.burst_cpu_seconds = cpu_after.cpu_seconds - cpu_before.cpu_seconds
         if results.burst_seconds is not None and probe_sent is None and len(results.key_echo_ms) >= 10:
             break
     thread.join(timeout)
