@@ -75,6 +75,9 @@ def row_starts(text: Text, width: int) -> tuple[int, list[int]]:
 
 def row_count(text: Text, width: int) -> int:
     """How many rows `render_rows` will make, without rendering anything."""
+    plain = text.plain
+    if "\n" not in plain and cell_len(plain) <= width:
+        return 1  # most lines, counted as each arrives in a flood: no indent or breaks to find
     _, broken = _paragraph_breaks(text, width)
     return max(1, sum(len(breaks) + 1 for _, breaks in broken))
 
