@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import ssl
+import sys
 import time
 from typing import Callable, Iterable
 
@@ -43,6 +44,8 @@ TAIL_PAUSE = 0.01
 # Nothing received for this long while waiting out a frame: the network has gone quiet, and the
 # lines kept for the end are drawn now rather than after the rest of the frame.
 QUIET_AFTER = 0.02
+# How long a thread waiting for the GIL waits before asking for it (see on_mount).
+SWITCH_INTERVAL = 0.001
 
 
 class SelchatApp(App):
@@ -134,6 +137,11 @@ class SelchatApp(App):
         # And a burst allocates a hundred thousand short-lived events: collect young garbage less
         # often, and the old generation rarely (the log and backlog are bounded, so little piles up).
         gc.set_threshold(10_000, 20, 100)
+        # Textual reads keys and writes the screen in threads of their own; each time one wants
+        # the GIL back it waits for the busy loop thread to let go, by default after 5 ms.  In a
+        # burst the loop thread is always busy and a key passes through those threads several
+        # times on its way to the screen: hand the GIL over sooner.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.pump_events()
         if self.autoconnect:
             self.run_network()
