@@ -5,10 +5,11 @@ its default), the TUI in a pane and a raw JSON client that sends a burst of line
 It measures, from outside the client, as a user would see it:
 
 - idle CPU of a fresh client (from /proc/PID/stat);
-- the time from the burst's first byte until its last line is on screen (capture-pane polling);
+- the time from the burst's first byte until its last line is on screen (capture-pane every
+  10 ms), and the client's CPU time over it;
 - whether the server dropped the client as too slow (its log) or the client noted a lost connection;
 - key echo during the burst: a letter is typed with send-keys and timed until the input line
-  shows it (the figure includes the polling step, about 10-20 ms);
+  shows it (the figure includes the polling step, about 5-15 ms);
 - RSS after the burst;
 - client CPU while the raw client sends a steady 100 messages a second.
 
