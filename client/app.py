@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import ssl
+import sys
 import time
 from typing import Callable, Iterable
 
@@ -30,11 +31,21 @@ from .widgets import ChatInput, ConversationLog, NewBelowMarker, StatusBar
 from .widgets import UserList as UserListWidget
 
 # While lines keep coming the screen takes the backlog at most this often, and formats for at most
-# FRAME_BUDGET seconds each time: the rest of the frame is for keys, the repaint (a scrolled log
-# repaints every row) and reading the socket.  A line after a quiet spell is drawn at once.
+# BUSY_BUDGET seconds each time: the rest of the frame is for keys, the repaint (a scrolled log
+# repaints every row) and reading the socket.  What is formatted in a flood mostly scrolls by
+# unread and is evicted again, so a short budget loses nothing the user could see; the lines that
+# stay (the newest ones, kept in the backlog) are drawn once the network goes quiet: FRAME_BUDGET
+# at a time, TAIL_PAUSE apart, so keys still get their turn.  A line after a quiet spell is drawn
+# at once.
 UI_FRAME_HZ = 10
+BUSY_BUDGET = 0.005
 FRAME_BUDGET = 0.015
 TAIL_PAUSE = 0.01
+# Nothing received for this long while waiting out a frame: the network has gone quiet, and the
+# lines kept for the end are drawn now rather than after the rest of the frame.
+QUIET_AFTER = 0.02
+# How long a thread waiting for the GIL waits before asking for it (see on_mount).
+SWITCH_INTERVAL = 0.001
 
 
 class SelchatApp(App):
@@ -126,6 +137,11 @@ class SelchatApp(App):
         # And a burst allocates a hundred thousand short-lived events: collect young garbage less
         # often, and the old generation rarely (the log and backlog are bounded, so little piles up).
         gc.set_threshold(10_000, 20, 100)
+        # Textual reads keys and writes the screen in threads of their own; each time one wants
+        # the GIL back it waits for the busy loop thread to let go, by default after 5 ms.  In a
+        # burst the loop thread is always busy and a key passes through those threads several
+        # times on its way to the screen: hand the GIL over sooner.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.pump_events()
         if self.autoconnect:
             self.run_network()
@@ -150,7 +166,7 @@ class SelchatApp(App):
     async def pump_events(self) -> None:
         """Hand the backlog to the screen, one frame's budget at a time."""
         ready = self._backlog_ready
-        received = 0
+        busy = False
         while True:
             await ready.wait()
             ready.clear()
@@ -158,15 +174,28 @@ class SelchatApp(App):
                 if not self.chat_screen.ready:  # events before the screen's mount wait for it
                     await asyncio.sleep(1 / UI_FRAME_HZ)
                     continue
-                busy = self._received != received  # more came in during the last pause
-                received = self._received
-                drain(self.backlog, self.chat_screen.show_events, time.perf_counter, FRAME_BUDGET)
+                drain(self.backlog, self.chat_screen.show_events, time.perf_counter,
+                      BUSY_BUDGET if busy else FRAME_BUDGET)
                 # While the network is busy, the rest of the frame goes to it, to keys and to the
                 # repaint; lines arriving meanwhile join the backlog (and are skipped there if they
                 # outrun the screen).  Once it has gone quiet, what is left is drawn without
                 # waiting whole frames, still in slices so keys get their turn.
                 ready.clear()
-                await asyncio.sleep(1 / UI_FRAME_HZ if busy else TAIL_PAUSE)
+                received = self._received
+                await asyncio.sleep(TAIL_PAUSE)
+                busy = self._received != received and \
+                    await self._still_coming(1 / UI_FRAME_HZ - TAIL_PAUSE)
+
+    async def _still_coming(self, seconds: float) -> bool:
+        """Wait up to `seconds` while events keep arriving; False as soon as they stop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            received = self._received
+            await asyncio.sleep(min(QUIET_AFTER, left))
+            if self._received == received:
+                return False
+        return True
 
     def deliver(self, batch: Iterable[Event]) -> None:
         """Draw events on the screen now, in order (tests call this directly); before the

@@ -26,8 +26,9 @@ from .events import (
 # The log keeps 5000 entries (widgets/conversation_log.MAX_ENTRIES).  Keep a little less here so
 # that the `Skipped` marker and the notes among the kept lines are not evicted by those lines.
 KEEP_LINES = 4900
-# Events taken per step of `drain`: small enough that one step stays well inside a frame.
-CHUNK = 50
+# Events taken per step of `drain`: small enough that one step (about 10 µs a line) stays well
+# inside a frame's budget, large enough that the screen's per-batch work is shared by many.
+CHUNK = 100
 
 # Events that only add a line to the log (their state is already in the session).
 SKIPPABLE = (ChatLine, Reply, Joined, Left, NickChanged, Notice, Presence, UserList, ServerError)

@@ -15,7 +15,7 @@ import time
 from functools import lru_cache
 from typing import Any, Callable
 
-from rich.text import Text
+from rich.text import Span, Text
 
 from . import palette
 from .backlog import Skipped
@@ -60,44 +60,61 @@ def clock_time(ts: float | None) -> str:
     return time.strftime("%H:%M", time.localtime(ts if ts is not None else time.time()))
 
 
+@lru_cache(maxsize=1024)  # a hash and a colour conversion per line otherwise
 def nick_colour(nick: str) -> str:
     """The nick's colour from `palette`, as the user list draws it; the log makes it readable on
     the theme's background when it draws the line."""
     return palette.nick_colour(nick)
 
 
-def _start(stamp: str, mark: str = " ", mark_style: str = "") -> Text:
-    line = Text(no_wrap=False)
-    line.append(stamp, "dim")
-    line.append(" ")
-    line.append(mark, mark_style)
-    line.append(" ")
-    return line
+Pieces = list[tuple[str, str]]  # (text, style) in order; "" is no style
 
 
-def _append_body(line: Text, kind: str, nick: str, text: str, own: bool) -> None:
+def _compose(pieces: Pieces) -> Text:
+    """The `Text` that appending each piece in turn would make, built in one go.
+
+    A flood formats thousands of lines a second and `Text.append` costs a microsecond or two a
+    piece; here the plain text is joined once and the spans are counted alongside.  Text with a
+    control character or a line break (which `Text` would strip or keep in its own way) takes
+    the long way, so both ways always agree.
+    """
+    plain = "".join(piece for piece, _ in pieces)
+    if not plain.isprintable():
+        line = Text(no_wrap=False)
+        for piece, style in pieces:
+            line.append(piece, style)
+        return line
+    spans, offset = [], 0
+    for piece, style in pieces:
+        end = offset + len(piece)
+        if style and end > offset:
+            spans.append(Span(offset, end, style))
+        offset = end
+    return Text(plain, no_wrap=False, spans=spans)
+
+
+def _start(stamp: str, mark: str = " ", mark_style: str = "") -> Pieces:
+    return [(stamp, "dim"), (" ", ""), (mark, mark_style), (" ", "")]
+
+
+def _body(kind: str, nick: str, text: str, own: bool) -> Pieces:
     """`* nick text` for an action, `<nick> text` otherwise; our own nick reversed, our text bold."""
     colour = nick_colour(nick)
     if kind == "action":
-        line.append("* ", "bold")
-        line.append(nick, f"bold {colour}")
-        line.append(" ")
-        line.append(text, "italic")
-    else:
-        line.append("<", "dim")
-        line.append(nick, f"bold {colour}" + (" reverse" if own else ""))
-        line.append("> ", "dim")
-        line.append(text, "bold" if own else "")
+        return [("* ", "bold"), (nick, f"bold {colour}"), (" ", ""), (text, "italic")]
+    return [("<", "dim"), (nick, f"bold {colour}" + (" reverse" if own else "")), ("> ", "dim"),
+            (text, "bold" if own else "")]
 
 
 def chat_line(event: ChatLine, own_nick: str, stamp: Timestamp = clock_time) -> Text:
     """Someone's message, action or private message."""
     own = event.sender == own_nick
     highlight = is_highlight(event, own_nick)
-    line = _start(stamp(event.ts), *((HIGHLIGHT_MARK, HIGHLIGHT_STYLE) if highlight else ()))
+    pieces = _start(stamp(event.ts), *((HIGHLIGHT_MARK, HIGHLIGHT_STYLE) if highlight else ()))
     if event.kind == "private":
-        line.append("[private] " if not own else f"[private to {event.to}] ", "bold magenta")
-    _append_body(line, event.kind, event.sender, event.text, own)
+        pieces.append(("[private] " if not own else f"[private to {event.to}] ", "bold magenta"))
+    pieces += _body(event.kind, event.sender, event.text, own)
+    line = _compose(pieces)
     if highlight:
         line.stylize("bold", len(line) - len(event.text))
     return line
@@ -106,35 +123,29 @@ def chat_line(event: ChatLine, own_nick: str, stamp: Timestamp = clock_time) -> 
 def outgoing_line(line: OutgoingLine, own_nick: str, stamp: Timestamp = clock_time) -> Text:
     """One of our own lines with its delivery mark; shown as soon as it is typed."""
     mark, mark_style = DELIVERY_MARKS[line.delivery]
-    text = _start(stamp(None), mark, mark_style)
+    pieces = _start(stamp(None), mark, mark_style)
     if line.kind == "private":
-        text.append(f"[private to {line.to}] ", "bold magenta")
-    _append_body(text, line.kind, own_nick, line.text, own=True)
+        pieces.append((f"[private to {line.to}] ", "bold magenta"))
+    pieces += _body(line.kind, own_nick, line.text, own=True)
     if line.delivery is Delivery.PENDING:
-        text.append("  (pending)", "dim italic")
+        pieces.append(("  (pending)", "dim italic"))
     elif line.delivery is Delivery.FAILED:
-        text.append(f"  (not delivered: {line.error})", "bold red")
-    return text
+        pieces.append((f"  (not delivered: {line.error})", "bold red"))
+    return _compose(pieces)
 
 
 def reply_line(text: str, stamp: Timestamp = clock_time) -> Text:
     """The server's answer in echo/upper mode."""
-    line = _start(stamp(None), "↩", "cyan")
-    line.append(text, "cyan")
-    return line
+    return _compose(_start(stamp(None), "↩", "cyan") + [(text, "cyan")])
 
 
 def notice_line(text: str, stamp: Timestamp = clock_time, ts: float | None = None) -> Text:
     """Join/leave/nick changes and other info: quieter than conversation."""
-    line = _start(stamp(ts))
-    line.append("-- " + text, "dim italic")
-    return line
+    return _compose(_start(stamp(ts)) + [("-- " + text, "dim italic")])
 
 
 def error_line(text: str, stamp: Timestamp = clock_time) -> Text:
-    line = _start(stamp(None), "!", "bold red")
-    line.append(text, "bold red")
-    return line
+    return _compose(_start(stamp(None), "!", "bold red") + [(text, "bold red")])
 
 
 def _welcome_line(event: Welcome, stamp: Timestamp) -> Text:

@@ -75,8 +75,10 @@ class ConversationLog(ScrollView, can_focus=False):
         # (style, background) -> the style made readable there; emptied when the theme changes.
         self._readable_styles: dict = {}
         self._background: tuple[int, int, int] | None = None
+        self._ansi_theme = None  # the app's, read with the background
         self._frame_style: Style | None = None  # this repaint's (see render_lines)
         self._frame_width = 0
+        self._painting = False  # inside render_lines: rows for the screen, not for the mouse
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -189,10 +191,11 @@ class ConversationLog(ScrollView, can_focus=False):
 
     # Not `_render`: that is `Widget._render()`, which Textual calls to copy a selection.
     def _render_text(self, text: Text, width: int) -> list[Strip]:
-        if self._background is None:  # asking the DOM per line costs a fifth of the render
+        if self._background is None:  # asking the DOM (or the theme) per line costs a fifth of the render
             self._background = self.background_colors[1].rgb
+            self._ansi_theme = self.app.ansi_theme
         return render_rows(text, width, self.app.console, self._background,
-                           self._readable_styles, self.app.ansi_theme)
+                           self._readable_styles, self._ansi_theme)
 
     def _relayout(self, width: int) -> None:
         """Count every entry's rows again at `width` (nothing is rendered until it is drawn)."""
@@ -319,15 +322,26 @@ class ConversationLog(ScrollView, can_focus=False):
         # Asked once per repaint, not once per row: computing the style is a third of a row's cost.
         self._frame_style = self.rich_style
         self._frame_width = self.scrollable_content_region.width
-        return super().render_lines(crop)
+        self._painting = True
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = False
 
     def render_line(self, y: int) -> Strip:
         index = round(self.scroll_y) + y
         style, width = self._frame_style, self._frame_width
-        if style is None:  # called outside a repaint (tests)
+        if not self._painting or style is None:  # asked for one row (the mouse, tests)
             style, width = self.rich_style, self.scrollable_content_region.width
         if index >= self.line_count or not self._render_width:
             return Strip.blank(width, style)
         strip = self._highlight(self._row(index), index)
-        # Offsets tie each cell to (column, row) so a mouse drag knows what it selects.
-        return strip.crop_extend(0, width, style).apply_style(style).apply_offsets(0, index)
+        # Both cached on the entry's strip, so a row that only moved costs two look-ups.
+        strip = strip.crop_extend(0, width, style).apply_style(style)
+        if self._painting:
+            return strip
+        # Offsets tie each cell to (column, row) so a mouse drag knows what it selects.  Textual
+        # asks `render_line` for the row under the pointer when it needs them, so they are made
+        # only then: on every painted row they made a new strip per row per frame, the most
+        # costly part of a repaint while a flood scrolls the log.
+        return strip.apply_offsets(0, index)

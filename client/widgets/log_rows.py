@@ -75,6 +75,9 @@ def row_starts(text: Text, width: int) -> tuple[int, list[int]]:
 
 def row_count(text: Text, width: int) -> int:
     """How many rows `render_rows` will make, without rendering anything."""
+    plain = text.plain
+    if "\n" not in plain and cell_len(plain) <= width:
+        return 1  # most lines, counted as each arrives in a flood: no indent or breaks to find
     _, broken = _paragraph_breaks(text, width)
     return max(1, sum(len(breaks) + 1 for _, breaks in broken))
 
@@ -100,6 +103,11 @@ def render_rows(text: Text, width: int, console: Console, background: RGB,
     """`text` as strips at most `width` cells wide, continuation rows indented, every coloured
     span moved (in lightness only) until it reads on `background`."""
     cache = {} if cache is None else cache
+    plain = text.plain
+    if plain.isprintable() and not plain[-1:].isspace() and cell_len(plain) <= width:
+        # One row, nothing to break, strip or indent: most chat lines.  Skips copying the text.
+        return [Strip([Segment(seg.text, _readable_style(seg.style, background, cache, ansi),
+                               seg.control) for seg in text.render(console)])]
     indent, broken = _paragraph_breaks(text, width)
     rows: list[Strip] = []
     for number, (paragraph, breaks) in enumerate(broken):

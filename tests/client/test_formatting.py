@@ -51,3 +51,26 @@ def test_our_own_line_is_reversed_and_others_are_not():
     other = formatting.render(ChatLine("message", "bob", "you", 1.0), "alice", stamp)
     assert any("reverse" in str(span.style) for span in own.spans)
     assert not any("reverse" in str(span.style) for span in other.spans)
+
+
+def _appended(pieces):
+    """The slow, obvious way: `Text.append` piece by piece."""
+    from rich.text import Text
+
+    line = Text(no_wrap=False)
+    for piece, style in pieces:
+        line.append(piece, style)
+    return line
+
+
+@pytest.mark.parametrize("pieces", [
+    [("12:34", "dim"), (" ", ""), (" ", ""), (" ", ""), ("<", "dim"), ("bob", "bold #aabbcc"),
+     ("> ", "dim"), ("hi [b]x[/b]", "")],
+    [("12:34", "dim"), ("", "bold"), (" ", ""), ("日本語", "italic"), ("", "")],
+    [("a\x07b", "bold"), ("c", "dim")],  # a control character: Text strips it, offsets move
+    [("two\nlines", "dim"), ("x", "bold")],
+])
+def test_a_line_built_in_one_go_is_the_line_appending_would_make(pieces):
+    built = formatting._compose(pieces)
+    expected = _appended(pieces)
+    assert (built.plain, built.spans, built.no_wrap) == (expected.plain, expected.spans, expected.no_wrap)
