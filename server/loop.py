@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
+import logging
 import selectors
 import signal
 import socket
@@ -39,6 +40,8 @@ FD_SETSIZE = 1024
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 ReadyCallback = Callable[[int], "int | None"]
+
+log = logging.getLogger("selchat.loop")
 
 
 def backend_name(selector: selectors.BaseSelector) -> str:
@@ -82,6 +85,7 @@ class Loop:
         self._waker: tuple[socket.socket, socket.socket] | None = None
         self._wakeup_fd_set = False
         self._from_threads: collections.deque = collections.deque()
+        self.callback_errors = 0  # callbacks that raised: logged and counted, the loop goes on
 
     # --- descriptors -----------------------------------------------------------------------
 
@@ -191,14 +195,21 @@ class Loop:
         on_turn = self.on_turn
         if on_turn is None:
             for key, mask in ready:
-                key.data(mask)
+                try:
+                    key.data(mask)
+                except Exception:
+                    self._contain(key.data)
         else:
             # Who was ready is only collected when someone looks (--trace, the dashboard).
             readable: list = []
             writable: list = []
             for key, mask in ready:
                 callback = key.data
-                handled = callback(mask)
+                try:
+                    handled = callback(mask)
+                except Exception:
+                    self._contain(callback)
+                    continue
                 if handled:
                     if handled & READ:
                         readable.append(callback)
@@ -207,12 +218,24 @@ class Loop:
         self._run_signal_callbacks()
         while self._from_threads:
             callback, args = self._from_threads.popleft()
-            callback(*args)
+            self._call(callback, *args)
         self._run_timers()
         if on_turn is not None and (readable or writable):
-            on_turn(readable, writable)
+            self._call(on_turn, readable, writable)
         for hook, _ in self._end_of_turn:
-            hook()
+            self._call(hook)
+
+    def _call(self, callback: Callable, *args) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            self._contain(callback)
+
+    def _contain(self, callback: Callable) -> None:
+        # Nothing a callback does may raise out of the loop: one bug must not stop every
+        # connection. (Transports already contain their handlers' bugs to their own connection.)
+        self.callback_errors += 1
+        log.exception("internal error in %r; the loop goes on", callback)
 
     def _timeout(self) -> float | None:
         if self._signals_seen or self._from_threads:
@@ -234,11 +257,11 @@ class Loop:
         while timers and timers[0].when <= now:
             timer = heapq.heappop(timers)
             if not timer.cancelled:
-                timer.callback(*timer.args)
+                self._call(timer.callback, *timer.args)
 
     def _run_signal_callbacks(self) -> None:
         while self._signals_seen:
             signum = self._signals_seen.pop(0)
             callback = self._signal_callbacks.get(signum)
             if callback is not None:
-                callback(signum)
+                self._call(callback, signum)

@@ -44,6 +44,7 @@ SENDQ_HARD_FACTOR = 4
 # How long a closing connection may take to read what it is owed before it is cut off.
 CLOSE_DRAIN_TIMEOUT = 5.0
 TOO_SLOW = "too slow (output queue full)"
+INTERNAL_ERROR = "internal server error"
 
 _BROKEN = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
 # "Try again later": the socket (or the TLS layer above it) cannot move bytes right now.
@@ -224,14 +225,24 @@ class Transport:
             self._lost(exc)
             return
         if data:
-            self.handler.data_received(data)
-        elif not self.handler.eof_received():
+            self._contained(self.handler.data_received, data)
+        elif not self._contained(self.handler.eof_received, default=True):
             # Half-closed by the peer: deliver what we still owe, then close. (A handler that
             # returns True from eof_received closes the transport itself, when it is done.)
             self.close("connection closed")
         else:
             self._reading = False
             self._update_events()
+
+    def _contained(self, call: Callable, *args, default=None):
+        """Call into the handler; a bug there costs this connection, never the loop or the others."""
+        try:
+            return call(*args)
+        except Exception:
+            self.conns.internal_errors += 1
+            log.exception("internal error handling %s: closing that connection", self.peer)
+            self.conns.doom(self, INTERNAL_ERROR)
+            return default
 
     def _lost(self, exc: OSError) -> None:
         if isinstance(exc, _BROKEN):
@@ -285,6 +296,7 @@ class Connections:
         self.hard_sendq = SENDQ_HARD_FACTOR * max_sendq
         self.sendq_grace = sendq_grace
         self.count = 0
+        self.internal_errors = 0  # handler bugs contained to their own connection (logged)
         # Connections the selector is not watching (reading paused, nothing to send): the
         # selector's own map holds the rest, so no list of every connection is kept.
         self._unwatched: set[Transport] = set()
@@ -354,7 +366,7 @@ class Connections:
         if make_handler is None:
             make_handler = self._handshaking.pop(transport)
         transport._update_events()
-        transport.handler = make_handler(transport)
+        transport.handler = transport._contained(make_handler, transport)
 
     def _handshake_overdue(self, transport: Transport) -> None:
         if transport._handshake and not transport.closed:
@@ -434,4 +446,8 @@ class Connections:
                 for callback in self._on_close:
                     callback(transport, reason)
                 if transport.handler is not None:
-                    transport.handler.connection_lost(reason)
+                    try:
+                        transport.handler.connection_lost(reason)
+                    except Exception:  # the connection is gone already; the others go on
+                        self.internal_errors += 1
+                        log.exception("internal error closing %s", transport.peer)

@@ -12,7 +12,8 @@ def parse_sid(sid) -> tuple[int, int] | None:
     if not isinstance(sid, str) or len(sid) > 43:
         return None
     ms, dash, seq = sid.partition("-")
-    if not dash or not ms.isdigit() or not seq.isdigit():
+    # isascii(): str.isdigit() also accepts "²" and "٣", which are no part of a stream id.
+    if not dash or not (ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()):
         return None
     return int(ms), int(seq)
 
