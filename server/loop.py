@@ -41,7 +41,7 @@ READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 ReadyCallback = Callable[[int], "int | None"]
 
-log = logging.getLogger("selchat.loop")
+log = logging.getLogger(__name__)
 
 
 def backend_name(selector: selectors.BaseSelector) -> str:
