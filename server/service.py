@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Callable
 
 from . import events as ev
 from .chat import Room
@@ -42,6 +43,7 @@ class Service:
         self.shutting_down = False
         self.forced = False
         self.departing: Member | None = None  # while its leave is told (see deliver_leave)
+        self.leave_watchers: list[Callable[[Member], None]] = []  # told of every member that leaves
         # Cluster mode: the NodeBridge whose Redis links close last at shutdown, once the
         # leaves of this node's users are written (server/cluster/bridge.py).
         self.broker = None
@@ -73,6 +75,8 @@ class Service:
         """Deliver `outgoing`, which says `member` left. The room has let go of its nick by
         then, so `departing` names it meanwhile: IRC's QUIT shows who it was (user@host)."""
         self.departing = member
+        for watch in self.leave_watchers:
+            watch(member)
         try:
             self.deliver(outgoing)
         finally:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 # A viewer nick no valid selchat nick can equal, so the shared view names nobody.
 _NOBODY = Person("*")
+# Recent leavers remembered for the presence summaries (a few seconds' worth in a busy room).
+DEPARTED_MAX = 4096
+
 # Broadcast kinds whose IRC lines are the same for every viewer but the ones they name.
 SHARED_KINDS = (ev.Message, ev.Action, ev.Joined, ev.Left, ev.NickChanged, ev.Presence)
 
@@ -41,6 +44,10 @@ class IrcGateway:
         self._shared_view = ChannelView(_NOBODY, self.server)
         # While an IRC member's PART is told: its reason, so IRC viewers see a PART, not a QUIT.
         self.parting: str | None = None
+        # Who recently left, by nick key: a large room's presence summary names leavers up to
+        # PRESENCE_INTERVAL after they are gone, and IRC clients should still see their user@host.
+        self._departed: dict[str, Person] = {}
+        service.leave_watchers.append(self._remember_departed)
 
     def make_session(self, transport):
         from .session import IrcSession
@@ -62,10 +69,16 @@ class IrcGateway:
             # The member whose leave is being told is no longer in the room's nicks.
             member = self.service.departing
             if member is None or nick_key(member.nick) != nick_key(nick):
-                return from_dialect(nick, "text")
-        if member.irc:
-            return member.link.person.renamed(nick)
-        return from_dialect(nick, "json" if member.json else "text")
+                # Or it left a while ago and a large room's summary names it only now.
+                return self._departed.get(nick_key(nick)) or from_dialect(nick, "text")
+        return _person_of(member, nick)
+
+    def _remember_departed(self, member: "Member") -> None:
+        key = nick_key(member.nick)
+        self._departed.pop(key, None)
+        self._departed[key] = _person_of(member, member.nick)
+        if len(self._departed) > DEPARTED_MAX:  # the oldest go first: summaries are seconds late
+            del self._departed[next(iter(self._departed))]
 
     def people(self, nicks) -> list[Person]:
         return [self.person(nick) for nick in nicks]
@@ -121,6 +134,12 @@ class IrcGateway:
             elif data:
                 session.transport.write(data)
         return send
+
+
+def _person_of(member: "Member", nick: str) -> Person:
+    if member.irc:
+        return member.link.person.renamed(nick)
+    return from_dialect(nick, "json" if member.json else "text")
 
 
 def quit_reason(reason: str) -> str:

@@ -220,6 +220,21 @@ def test_an_irc_part_is_a_part_to_other_irc_users_and_a_leave_to_the_rest():
     assert carol.lines()[-3:] == ["*** erin has left (quit: bye)", "*** fred has joined", "*** fred has left (quit)"]
 
 
+def test_an_irc_user_summed_up_as_left_in_a_large_room_keeps_its_user_and_host():
+    from selchat.server.room import WELCOME_USERS_MAX
+    world = IrcWorld()
+    watcher = world.irc_user("watcher")
+    crowd = [world.json_user(f"m{n}") for n in range(WELCOME_USERS_MAX)]
+    leaver = world.irc_user("leaver", user="lu", peer="10.0.0.5")
+    world.reactor.advance(PRESENCE_INTERVAL)
+    take(watcher)
+    leaver.close("connection closed")
+    leaver.drained()
+    world.reactor.advance(PRESENCE_INTERVAL)
+    assert take(watcher) == [":leaver!lu@10.0.0.5 QUIT :left"]
+    assert crowd
+
+
 def test_a_large_room_sums_up_joins_and_leaves_for_irc_and_says_what_names_leaves_out():
     from selchat.server.room import PRESENCE_NAMES_MAX, WELCOME_USERS_MAX
     world = IrcWorld()
@@ -237,10 +252,8 @@ def test_a_large_room_sums_up_joins_and_leaves_for_irc_and_says_what_names_leave
         transport.close("connection closed")
         transport.drained()
     world.reactor.advance(PRESENCE_INTERVAL)
-    # The summary comes after the members are gone, so only their nicks are sure (what IRC
-    # clients go by); the user@host is the text dialect's.
-    assert [line.split("!", 1)[0] + " " + line.split(" ", 1)[1] for line in take(watcher)] == \
-        [":late0 QUIT :left", ":late1 QUIT :left"]
+    # The summary comes after the members are gone: they still show their own user@host.
+    assert take(watcher) == [":late0!json@selchat QUIT :left", ":late1!json@selchat QUIT :left"]
     # A newcomer's names list is the welcome's (at most WELCOME_USERS_MAX): a NOTICE says so.
     newcomer = world.irc_user("newcomer", peer="10.0.0.8")
     notice = [line for line in irc_lines(newcomer) if "the names list shows" in line]
