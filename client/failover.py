@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from .session import Ending
+if TYPE_CHECKING:  # only a type here: `selchat --help` need not import the protocol
+    from .session import Ending
 
 # A welcomed connection that lasted this long worked: its drop starts the backoff over.  Shorter
 # ones count as failures, so servers that welcome and drop at once are not hammered in a loop.
