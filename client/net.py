@@ -3,10 +3,11 @@
 `ChatClient.run()` connects (over TLS if given a context) and reconnects for as long as the client
 lives, going round the servers it was given with backoff and jitter as `failover.Rotation` says.
 It makes no protocol decision: it hands the session each line read and each timer that falls due,
-writes the bytes the session returns and hangs up when the session says so; the session also says why a connection ended.  Everything the client
-learns goes to one `on_event` callback as `session` events (server events, `StatusChanged`,
-`LagMeasured`, `DeliveryChanged`, `PasswordNeeded`), so a caller (the Textual app, a test, a
-script) needs nothing else.  This module must not import textual.
+writes the bytes the session returns and hangs up when the session says so; the session also says
+why a connection ended.  Everything the client learns goes to one `on_event` callback as `session`
+events (server events, `StatusChanged` with the server in use, `LagMeasured`, `DeliveryChanged`,
+`PasswordNeeded`), so a caller (the Textual app, a test, a script) needs nothing else.  This
+module must not import textual.
 """
 
 from __future__ import annotations
@@ -110,10 +111,6 @@ class ChatClient:
     @property
     def port(self) -> int | str:
         return self.rotation.current.port
-
-    @property
-    def servers(self) -> list[ServerAddress]:
-        return list(self.rotation.servers)
 
     @property
     def connected(self) -> bool:
