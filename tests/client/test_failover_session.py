@@ -110,3 +110,18 @@ def test_after_a_reset_the_new_servers_history_is_shown_in_full():
     welcome(session, 1.0, epoch="eB")
     assert [shown(session, line("carol", f"on B {n}", f"0-{n}", replay=True)) for n in (1, 2)] \
         == [["on B 1"], ["on B 2"]]
+
+
+def test_a_resume_notice_is_never_skipped_by_a_flood_that_outruns_the_screen():
+    # The backlog drops the oldest lines the screen could never show; the notice that says lines
+    # are missing must not be one of them.
+    from selchat.client.backlog import Backlog, Skipped
+
+    backlog = Backlog(keep=10)
+    backlog.push(Notice("the room's history started over: here is the recent history", "history_reset"))
+    backlog.push(Notice("just a notice"))
+    backlog.extend(ChatLine("message", "bob", f"flood {n}") for n in range(100))
+    events = backlog.take(1000)
+    assert isinstance(events[0], Notice) and events[0].code == "history_reset"
+    assert isinstance(events[1], Skipped) and events[1].count == 91  # the plain notice went too
+    assert [e.text for e in events[2:]] == [f"flood {n}" for n in range(90, 100)]
