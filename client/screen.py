@@ -342,7 +342,8 @@ class ChatScreen(Screen):
                 self.note("not connected: the server needs a password "
                           "(/pass or Ctrl+P › Enter password to give it)")
 
-        self.app.push_screen(PasswordPrompt(self.address, wrong=wrong), answered)
+        server = format_address(self.client.host, self.client.port)  # the one asking, after a failover
+        self.app.push_screen(PasswordPrompt(server, wrong=wrong), answered)
 
     def use_password(self, password: str) -> None:
         """Hand the password to the network layer, which reconnects with it if it was waiting."""
