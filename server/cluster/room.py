@@ -58,6 +58,7 @@ class ClusterRoom(ChatRoom):
         self._own_sessions: dict[Member, str] = {}  # text and IRC members' session tokens
         self._joins = _Tally()  # joins held back in a large room (leaves: ChatRoom's _leaves)
         self._nick_request = None
+        self._snapshots = 0
 
     def attach(self, node, clock) -> None:
         self.node, self.clock = node, clock
@@ -281,16 +282,31 @@ class ClusterRoom(ChatRoom):
         return None, None
 
     def _snapshot(self, item: out.Snapshot, now: float) -> Outgoing:
+        """The room as Redis has it. After the first (a reset or a gap), the events it covers
+        never come as Delivered: members get its history, and our own lines in flight in it are
+        shown now, live, their senders' copies tagged (never a line lost silently)."""
+        first, self._snapshots = self._snapshots == 0, self._snapshots + 1
         self.everyone = {nick.casefold(): (nick, node) for nick, node in item.members}
         self.history.clear()
+        shown: Outgoing = []
+        recent = []
         for e in item.history:
-            if e.kind in ("message", "action"):
-                kind = ev.Message if e.kind == "message" else ev.Action
-                self.history.append(kind(e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid))
-        if item.gap and self.members:
-            return [(EVERYONE, RESUME_NOTICES["gap"])] + [
-                (m, c) for m in self.members for _, c in self.catch_up(m)]
-        return []
+            if e.kind not in ("message", "action"):
+                continue
+            line = self._line(e)
+            self.history.append(line)
+            own = None if first or not e.request_id else self._posts.pop((e.session, e.request_id), None)
+            if own is not None and own[0] in self.members:
+                sender, request_id = own
+                shown += [(AllExcept(sender), line), (sender, dataclasses.replace(line, id=request_id))]
+            else:
+                recent.append(_as_replay(line))
+        if first or not self.members:
+            return []
+        answer: Outgoing = [(EVERYONE, RESUME_NOTICES["gap"])] if item.gap else []
+        if recent:
+            answer.append((EVERYONE, ev.History(tuple(recent))))
+        return answer + shown
 
     def _epoch_changed(self, item: out.EpochChanged, now: float) -> Outgoing:
         self.history.clear()
@@ -353,6 +369,8 @@ class ClusterRoom(ChatRoom):
         else:
             answer.append((member, RESUME_NOTICES.get(item.status, RESUME_NOTICES["gap"])))
             lines = tuple(_as_replay(self._line(e)) for e in item.events if e.kind in ("message", "action"))
+            if item.status == "unavailable":  # the broker is away: what this node has
+                lines = tuple(_as_replay(e) for e in self.history)
             if lines:
                 answer.append((member, ev.History(lines)))
             last = item.events[-1].sid if item.events else None
