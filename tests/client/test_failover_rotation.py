@@ -124,3 +124,23 @@ def test_a_list_of_servers_and_how_they_are_written():
     assert [str(s) for s in servers] == ["a:1", "[::1]:2", "b:8081"]
     with pytest.raises(ValueError):
         parse_server_list(" , ", 8081)
+
+
+def test_a_silent_server_found_dead_by_the_session_is_left_for_the_next_at_once():
+    # The session and the rotation on one fake clock: welcomed at 0, then the server says nothing;
+    # the session's pings go unanswered until it hangs up, and the rotation moves on.
+    from selchat.client.session import ClientSession, encode
+
+    session, rotation = ClientSession("alice"), Rotation([A, B], steady())
+    session.connection_made(0.0)
+    step = session.receive(encode({"type": "welcome", "protocol": 1, "nick": "alice", "mode": "chat",
+                                   "users": ["alice"], "user_count": 1}), 0.0)
+    assert step.welcomed
+    rotation.welcomed(0.0)
+    now = 0.0
+    while not step.hang_up:
+        now = session.next_timer()
+        step = session.tick(now)
+    after = rotation.ended(session.connection_lost(), now)
+    assert now >= STABLE_AFTER  # it worked until it fell silent
+    assert (after.server, after.delay, after.attempt) == (B, 0.0, 1)
