@@ -25,9 +25,11 @@ from ..members import EVERYONE, AllExcept, Member, Mode, Outgoing
 from ..resume import _id_key, new_session
 from ..room import LARGE_ROOM, RESUME_NOTICES, WELCOME_USERS_MAX, ChatRoom, _Tally
 from . import outputs as out
-from .room_log import StreamEvent
+from .shown import LINE_KINDS, chat_event, replayed
 
 UNAVAILABLE = "chat unavailable: the broker is down"
+# Own tagged lines waiting for their echo from the stream; the oldest are forgotten beyond this.
+POSTS_MAX = 10_000
 # Requests answered at once even while the member's claim is under way.
 _AT_ONCE = (ev.Ping, ev.Pong, ev.Help, ev.Quit)
 _REMOTE = Member("")  # a nick held on another node, for _set_nick's "in use" check
@@ -43,6 +45,7 @@ class _Pending:
     since: tuple | None = None  # a resuming hello's (epoch, sid)
     live: list = field(default_factory=list)  # room events that came during the replay read
     request_id: object = None  # the /nick request's id
+    greeted: str | None = None  # a silent member's claim: the nick its welcome gave it
 
 
 class ClusterRoom(ChatRoom):
@@ -53,6 +56,7 @@ class ClusterRoom(ChatRoom):
         self.clock = None  # the loop's monotonic clock, which the node's deadlines run on
         self.everyone: dict[str, tuple[str, str]] = {}  # nick key -> (nick, node), every node's
         self._pending: dict[Member, _Pending] = {}
+        self._silent: dict[Member, None] = {}  # greeted without a word, not claimed yet
         self._waiting: dict[Member, None] = {}  # claims the broker could not take: retried
         self._posts: dict[tuple[str, str], tuple[Member, object]] = {}  # own lines in flight
         self._own_sessions: dict[Member, str] = {}  # text and IRC members' session tokens
@@ -91,20 +95,35 @@ class ClusterRoom(ChatRoom):
         return []
 
     def greet_silently(self, member: Member, now: float) -> Outgoing:
-        return self.join(member, now)  # a cluster claim always writes a join: no quiet members
+        """A connection that said nothing is shown the room but not claimed in Redis (a claim
+        writes a join every node announces: silent connections would flood the cluster, see
+        quiet.py). Its first request claims its nick; until then it is listed nowhere."""
+        if self.password_gate is not None:
+            return self.join(member, now)  # asked for the password, as in one process
+        member.joined = True
+        self.members.append(member)
+        self._silent[member] = None
+        return [(member, self.welcome(member))] + self.catch_up(member)
 
     def _spoke(self, member: Member, now: float) -> Outgoing:
         return []
 
     def late_hello(self, member: Member, hello: ev.Hello, now: float) -> Outgoing:
         member.json = True
-        self._sessions[member] = hello.session or self._own_sessions.get(member) or new_session()
+        # A member already claimed keeps the session its claim was made with (its release must
+        # match it); one greeted silently has claimed nothing yet and takes the hello's.
+        self._sessions[member] = self._own_sessions.pop(member, None) or hello.session or new_session()
         greeting: Outgoing = [(member, self.welcome(member))] + self.catch_up(member)
         if hello.nick is not None and hello.nick.strip() != member.nick:
             greeting += self.handle(member, ev.SetNick(hello.nick.strip()), now)
         return greeting
 
     def handle(self, member: Member, request, now: float) -> Outgoing:
+        if member in self._silent and type(request) not in _AT_ONCE and self.shows_life(request):
+            del self._silent[member]  # its first word: now it joins the cluster
+            told = member.nick
+            self._pending[member] = _Pending("join", queue=[request], greeted=told)
+            return self._claim(member, now)
         pending = self._pending.get(member)
         if pending is not None and type(request) not in _AT_ONCE:
             pending.queue.append(request)
@@ -114,9 +133,15 @@ class ClusterRoom(ChatRoom):
     def _admit(self, member: Member, now: float, first: Outgoing | None = None) -> Outgoing:
         """The claim (and any replay) is done: the member is in, and its waiting requests run."""
         pending = self._pending.pop(member)
-        answer: Outgoing = first if first is not None else [(member, self.welcome(member))] + \
-            pending.out + self.catch_up(member)
-        self.members.append(member)
+        if first is not None:
+            answer = first
+        elif pending.greeted is not None:  # welcomed silently earlier: only a changed nick is news
+            told = pending.greeted
+            answer = [] if told == member.nick else [(member, ev.NickChanged(told, member.nick, now))]
+        else:
+            answer = [(member, self.welcome(member))] + pending.out + self.catch_up(member)
+        if member not in self.members:
+            self.members.append(member)
         return answer + self._run_queue(member, pending.queue, now)
 
     def _run_queue(self, member: Member, queue: list, now: float) -> Outgoing:
@@ -139,20 +164,22 @@ class ClusterRoom(ChatRoom):
     def catch_up(self, member: Member) -> Outgoing:
         if not self.history:
             return []
-        return [(member, ev.History(tuple(_as_replay(e) for e in self.history)))]
+        return [(member, ev.History(tuple(replayed(e) for e in self.history)))]
 
     def leave(self, member: Member, reason: str, now: float) -> Outgoing:
         self.nicks.remove(member)
-        session = self._sessions.pop(member, None) or self._own_sessions.pop(member, None)
+        json_session, own_session = self._sessions.pop(member, None), self._own_sessions.pop(member, None)
+        session = json_session or own_session
         pending = self._pending.pop(member, None)
         self._waiting.pop(member, None)
+        silent = self._silent.pop(member, 0) is None  # never claimed: nothing to release
         if not member.joined:
             return []
         member.joined = False
         if member in self.members:
             self.members.remove(member)
         # A claim still under way releases itself when it is answered (see _claimed).
-        if (pending is None or pending.stage == "replay") and session is not None:
+        if (pending is None or pending.stage == "replay") and session is not None and not silent:
             self.node.release(member.nick, self._mono(), session=session, reason=clean(reason),
                               ts=int(now * 1000))
         return []
@@ -167,10 +194,11 @@ class ClusterRoom(ChatRoom):
         request_id = "" if request.id is None else _id_key(request.id)
         if request_id:
             self._posts[(session, request_id)] = (member, request.id)
-        self.node.post(("post", member, request.id, kind, text), "message" if kind is ev.Message else "action",
-                       member.nick,
-                       text, self._mono(), session=session, request_id=request_id,
-                       ts=int(now * 1000))
+            if len(self._posts) > POSTS_MAX:  # lines whose echo never came (lost in a reset)
+                del self._posts[next(iter(self._posts))]
+        self.node.post(("post", member, request.id, kind, text),
+                       "message" if kind is ev.Message else "action", member.nick, text,
+                       self._mono(), session=session, request_id=request_id, ts=int(now * 1000))
         return []
 
     def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
@@ -238,48 +266,40 @@ class ClusterRoom(ChatRoom):
         return handler(self, item, now) if handler is not None else []
 
     def _delivered(self, item: out.Delivered, now: float) -> Outgoing:
-        event = item.event
-        shown, recipients = self._room_event(event)
+        e = item.event
+        shown = chat_event(e)
         if shown is None:
             return []
         for pending in self._pending.values():
             if pending.stage == "replay":
-                pending.live.append(shown)
-        if recipients is None:
-            return []
-        return recipients
-
-    def _room_event(self, e: StreamEvent):
-        """The chat event for a stream event, and to whom (None: held for the presence summary)."""
-        ts = e.ts / 1000 if e.ts else None
+                pending.live.append(shown)  # shown to it after what the resume read found
         key = e.nick.casefold()
-        large = len(self.everyone) >= LARGE_ROOM
-        if e.kind in ("message", "action"):
-            line = (ev.Message if e.kind == "message" else ev.Action)(e.nick, e.text, ts, sid=e.sid)
-            self.history.append(line)
+        if e.kind in LINE_KINDS:
+            self.history.append(shown)
             own = self._posts.pop((e.session, e.request_id), None) if e.request_id else None
-            if own is not None and own[0] in self.members:
-                sender, request_id = own
-                return line, [(AllExcept(sender), line),
-                              (sender, dataclasses.replace(line, id=request_id))]
-            return line, [(EVERYONE, line)]
-        if e.kind == "join":
-            self.everyone[key] = (e.nick, e.node)
-            if large:
-                self._joins.add(e.nick)
-            return ev.Joined(e.nick, ts, sid=e.sid), None if large else [(EVERYONE, ev.Joined(e.nick, ts, sid=e.sid))]
-        if e.kind == "leave":
-            self.everyone.pop(key, None)
-            left = ev.Left(e.nick, e.reason, ts, sid=e.sid)
-            if large:
-                self._leaves.add(e.nick)
-            return left, None if large else [(EVERYONE, left)]
+            return self._line_out(shown, own)
         if e.kind == "nick":
             previous = self.everyone.pop(e.old_nick.casefold(), None)
             self.everyone[key] = (e.nick, previous[1] if previous else e.node)
-            changed = ev.NickChanged(e.old_nick, e.nick, ts, sid=e.sid)
-            return changed, [(EVERYONE, changed)]
-        return None, None
+            return [(EVERYONE, shown)]
+        large = len(self.everyone) >= LARGE_ROOM  # summed up once a second, as in one process
+        if e.kind == "join":
+            self.everyone[key] = (e.nick, e.node)
+            tally = self._joins
+        else:
+            self.everyone.pop(key, None)
+            tally = self._leaves
+        if large:
+            tally.add(e.nick)
+            return []
+        return [(EVERYONE, shown)]
+
+    def _line_out(self, line: ev.ChatLine, own: tuple | None) -> Outgoing:
+        """A line for everyone; if it is one of ours in flight, its sender's copy is tagged."""
+        if own is None or own[0] not in self.members:
+            return [(EVERYONE, line)]
+        sender, request_id = own
+        return [(AllExcept(sender), line), (sender, dataclasses.replace(line, id=request_id))]
 
     def _snapshot(self, item: out.Snapshot, now: float) -> Outgoing:
         """The room as Redis has it. After the first (a reset or a gap), the events it covers
@@ -291,16 +311,15 @@ class ClusterRoom(ChatRoom):
         shown: Outgoing = []
         recent = []
         for e in item.history:
-            if e.kind not in ("message", "action"):
+            line = chat_event(e)
+            if e.kind not in LINE_KINDS:
                 continue
-            line = self._line(e)
             self.history.append(line)
             own = None if first or not e.request_id else self._posts.pop((e.session, e.request_id), None)
             if own is not None and own[0] in self.members:
-                sender, request_id = own
-                shown += [(AllExcept(sender), line), (sender, dataclasses.replace(line, id=request_id))]
+                shown += self._line_out(line, own)
             else:
-                recent.append(_as_replay(line))
+                recent.append(replayed(line))
         if first or not self.members:
             return []
         answer: Outgoing = [(EVERYONE, RESUME_NOTICES["gap"])] if item.gap else []
@@ -336,6 +355,10 @@ class ClusterRoom(ChatRoom):
         if item.status == "taken":  # the same fix-up as a clash in one process: "_" until free
             self._rename(member, self._next_nick(member.nick))
             return self._claim(member, now)
+        if item.status == "error":  # Redis answered, but not with a claim: retrying won't help
+            del self._pending[member]
+            return [(member, ev.Error("unavailable", "chat unavailable: the broker refused the join")),
+                    (member, ev.Disconnect("broker refused the join"))]
         if not ok:  # the broker is away: the join waits for it (see cluster_turn)
             self._waiting[member] = None
             return [(member, ev.Notice("chat paused: waiting for the broker to join you", "paused"))]
@@ -359,42 +382,22 @@ class ClusterRoom(ChatRoom):
         if pending is None or pending.stage != "replay":
             return []
         answer: Outgoing = [(member, self.welcome(member))] + pending.out
-        last = None
+        # What the client has seen up to: live events before it are in the replay (or its past).
+        last = item.events[-1].sid if item.events else pending.since[1] if item.status == "ok" else None
         if item.status == "ok":
-            for e in item.events:
-                shown, _ = self._replay_event(e)
-                if shown is not None:
-                    answer.append((member, shown))
-                last = e.sid
+            answer += [(member, replayed(shown)) for shown in map(chat_event, item.events)
+                       if shown is not None]
         else:
             answer.append((member, RESUME_NOTICES.get(item.status, RESUME_NOTICES["gap"])))
-            lines = tuple(_as_replay(self._line(e)) for e in item.events if e.kind in ("message", "action"))
+            lines = tuple(replayed(chat_event(e)) for e in item.events if e.kind in LINE_KINDS)
             if item.status == "unavailable":  # the broker is away: what this node has
-                lines = tuple(_as_replay(e) for e in self.history)
+                lines = tuple(map(replayed, self.history))
             if lines:
                 answer.append((member, ev.History(lines)))
-            last = item.events[-1].sid if item.events else None
         for shown in pending.live:  # what the feed brought while the replay was read
             if last is None or sid_after(shown.sid, last):
                 answer.append((member, shown))
         return self._admit(member, now, answer)
-
-    def _replay_event(self, e: StreamEvent):
-        ts = e.ts / 1000 if e.ts else None
-        if e.kind in ("message", "action"):
-            return _as_replay(self._line(e)), None
-        if e.kind == "join":
-            return ev.Joined(e.nick, ts, sid=e.sid), None
-        if e.kind == "leave":
-            return ev.Left(e.nick, e.reason, ts, sid=e.sid), None
-        if e.kind == "nick":
-            return ev.NickChanged(e.old_nick, e.nick, ts, sid=e.sid), None
-        return None, None
-
-    @staticmethod
-    def _line(e: StreamEvent) -> ev.ChatLine:
-        kind = ev.Message if e.kind == "message" else ev.Action
-        return kind(e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid)
 
     def _posted(self, item: out.Posted, now: float) -> Outgoing:
         _, member, request_id, kind, text = item.handle
@@ -455,6 +458,3 @@ _EVENT_HANDLERS = {
     out.Resumed: ClusterRoom._resumed, out.NickLost: ClusterRoom._nick_lost,
 }
 
-
-def _as_replay(event):
-    return dataclasses.replace(event, id=None, replay=True)

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from lineclient import LineClient, json_client
+from lineclient import LineClient, json_client, text_user
 from redis_fixture import RedisServer, require_hiredis
 from serverproc import start_server
 
@@ -23,8 +23,8 @@ def start_node(redis: RedisServer, node_id: str, *extra: str):
 
 @pytest.fixture(scope="module")
 def two_nodes(redis_server):
-    a = start_node(redis_server, "A")
-    b = start_node(redis_server, "B")
+    a = start_node(redis_server, "A", "--room", "lobby", "--irc-port", "0")
+    b = start_node(redis_server, "B", "--room", "lobby")
     yield a, b
     for node in (a, b):
         node.stop()
@@ -204,3 +204,24 @@ def test_a_stopped_redis_pauses_the_chat_and_no_line_is_lost_silently(tmp_path):
         node.stop()
         redis.stop()
     assert not node.errors(), node.log
+
+
+def test_text_and_irc_users_share_the_room_across_nodes_as_its_channel(two_nodes):
+    a, b = two_nodes
+    tina = text_user(b.address, "tina")
+    irc = LineClient(a.irc_address)
+    irc.send_line("NICK ira")
+    irc.send_line("USER ira 0 * :Ira")
+    irc.expect(" 001 ira ")
+    irc.send_line("JOIN #lobby")  # the channel is the room's name (--room lobby)
+    names = irc.expect(r" 353 ira = #lobby :")
+    assert "tina" in names.split(":")[-1].split()
+    tina.expect(r"^\*\*\* ira has joined")
+    tina.send_line("hello irc")
+    irc.expect(r"^:tina!\S+ PRIVMSG #lobby :hello irc\r?$")
+    irc.send_line("PRIVMSG #lobby :hello text")
+    tina.expect(r"^<ira> hello text$")
+    irc.send_line("PRIVMSG tina :psst")
+    tina.expect(r"^\*ira\* psst$")
+    irc.close()
+    tina.close()
