@@ -15,7 +15,7 @@ import gc
 import ssl
 import sys
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -23,6 +23,7 @@ from textual.screen import Screen
 
 from . import commands, formatting
 from .backlog import Backlog, drain
+from .failover import ServerAddress, format_address
 from .net import ChatClient
 from .screen import ChatScreen
 from .session import ConnectionState, Event, OutgoingLine, StatusChanged
@@ -69,8 +70,11 @@ class SelchatApp(App):
         password: str | None = None,
         client_factory: Callable[..., ChatClient] = ChatClient,
         log_file: str | None = None,
+        servers: Sequence[ServerAddress] | None = None,
     ) -> None:
         super().__init__()
+        if servers:  # several servers of one room: fail over between them (failover.py)
+            host, port = servers[0].host, servers[0].port
         self.host, self.port = host, port
         self.tls = tls is not None
         self.timestamp = timestamp
@@ -78,8 +82,9 @@ class SelchatApp(App):
         self._backlog_ready = asyncio.Event()
         self._received = 0  # events from the network so far: has it gone quiet?
         # The password goes straight to the network layer; the app keeps no copy.
-        self.client = client_factory(host, port, nick, self._receive,
-                                     ping_interval=ping_interval, tls=tls, password=password)
+        more = {"servers": servers} if servers else {}
+        self.client = client_factory(host, port, nick, self._receive, ping_interval=ping_interval,
+                                     tls=tls, password=password, **more)
         self.autoconnect = autoconnect
         self._quit_warned = False
         # Made here, not on first compose, so it can be reached while a modal is the active screen.
@@ -89,7 +94,7 @@ class SelchatApp(App):
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return format_address(self.host, self.port)
 
     def get_default_screen(self) -> Screen:
         return self.chat_screen

@@ -8,7 +8,8 @@ number, would evict them as soon as the newer ones arrived.  They are dropped he
 formatting, and a `Skipped` marker says how many went, where they were.
 
 Only events that merely draw a line are ever skipped.  Connection changes, delivery marks, the
-welcome and password requests are state the screen must see, and are few.
+welcome and password requests are state the screen must see, and are few; so is a resume's
+`history_gap` or `history_reset` notice, which says that lines are missing.
 
 Pure code: no asyncio, no clock but the one `drain` is handed.
 """
@@ -32,6 +33,12 @@ CHUNK = 100
 
 # Events that only add a line to the log (their state is already in the session).
 SKIPPABLE = (ChatLine, Reply, Joined, Left, NickChanged, Notice, Presence, UserList, ServerError)
+# ... except the notices that say lines are missing after a resume: a hole is never silent.
+KEPT_NOTICES = frozenset({"history_gap", "history_reset"})
+
+
+def is_skippable(event: Event) -> bool:
+    return isinstance(event, SKIPPABLE) and (type(event) is not Notice or event.code not in KEPT_NOTICES)
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class Backlog:
 
     def push(self, event: Event) -> None:
         self._events.append(event)
-        if isinstance(event, SKIPPABLE):
+        if is_skippable(event):
             self._lines += 1
             if self._lines > 2 * self.keep:  # trim in bulk, so pushing stays O(1) on average
                 self._trim()
@@ -77,7 +84,7 @@ class Backlog:
             self._trim()
         events = self._events
         taken = [events.popleft() for _ in range(min(limit, len(events)))]
-        self._lines -= sum(1 for event in taken if isinstance(event, SKIPPABLE))
+        self._lines -= sum(1 for event in taken if is_skippable(event))
         return taken
 
     def _trim(self) -> None:
@@ -87,7 +94,7 @@ class Backlog:
         kept: deque[Event] = deque()
         run = 0
         for event in self._events:
-            if surplus > 0 and isinstance(event, SKIPPABLE):
+            if surplus > 0 and is_skippable(event):
                 run += 1
                 surplus -= 1
                 self.skipped_total += 1

@@ -9,6 +9,8 @@ import ssl
 import sys
 from dataclasses import dataclass
 
+from .failover import ServerAddress, parse_server, parse_server_list
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -33,6 +35,39 @@ def port_number(text: str) -> int:
     return port
 
 
+def server_address(text: str) -> ServerAddress:
+    """argparse type: `HOST:PORT`, `HOST` or `[IPv6]:PORT`."""
+    try:
+        return parse_server(text, DEFAULT_PORT)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def resolve_servers(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                    env: dict[str, str] | None = None) -> list[ServerAddress]:
+    """The servers to use, in order: `--server`s; else `--host`/`--port` if given; else
+    `SELCHAT_SERVERS`; else `SELCHAT_HOST`/`SELCHAT_PORT` and the defaults.  Options win over the
+    environment; `--server` with `--host` or `--port` is a usage error (which would be meant?)."""
+    env = os.environ if env is None else env
+    if args.server:
+        if args.host is not None or args.port is not None:
+            parser.error("--server replaces --host and --port: give HOST:PORT to --server")
+        return list(args.server)
+    if args.host is None and args.port is None and env.get("SELCHAT_SERVERS", "").strip():
+        try:
+            return parse_server_list(env["SELCHAT_SERVERS"], DEFAULT_PORT)
+        except ValueError as exc:
+            parser.error(f"SELCHAT_SERVERS: {exc}")
+    host = args.host or env.get("SELCHAT_HOST") or DEFAULT_HOST
+    port = args.port
+    if port is None:
+        try:
+            port = port_number(env.get("SELCHAT_PORT") or str(DEFAULT_PORT))
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"SELCHAT_PORT: {exc}")
+    return [ServerAddress(host, port)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ
     parser = argparse.ArgumentParser(
@@ -42,11 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Keys: Enter send, Up/Down history, Tab complete nick, PgUp/PgDn scroll, "
                "Ctrl+P command palette, Ctrl+Q quit. Type /help inside for commands.",
     )
-    parser.add_argument("--host", default=env.get("SELCHAT_HOST", DEFAULT_HOST),
-                        help="server host (env SELCHAT_HOST, default %(default)s)")
-    parser.add_argument("--port", type=port_number,
-                        default=env.get("SELCHAT_PORT", str(DEFAULT_PORT)),
-                        help="server port (env SELCHAT_PORT, default %(default)s)")
+    parser.add_argument("--server", metavar="HOST:PORT", action="append", type=server_address,
+                        help="a server of the room; give it several times to fail over between "
+                             "them, in order ([::1]:8081 for IPv6; env SELCHAT_SERVERS, "
+                             "comma-separated; default --host and --port)")
+    # The defaults are filled in by `resolve_servers`: it must know whether these were given.
+    parser.add_argument("--host", default=None,
+                        help=f"server host (env SELCHAT_HOST, default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=port_number, default=None,
+                        help=f"server port (env SELCHAT_PORT, default {DEFAULT_PORT})")
     parser.add_argument("--nick", default=env.get("SELCHAT_NICK") or default_nick(),
                         help="nick to ask for (env SELCHAT_NICK, default your login name: "
                              "%(default)s)")
@@ -125,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     security = resolve_security(args, parser)
+    servers = resolve_servers(args, parser)
     if args.log_file:
         try:  # fail now, with a usage message, not after the screen is up
             with open(args.log_file, "a", encoding="utf-8"):
@@ -134,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     # Imported late so that `selchat --help` and argument errors stay instant.
     from .app import SelchatApp
 
-    app = SelchatApp(args.host, args.port, args.nick, tls=security.tls, password=security.password,
-                     log_file=args.log_file)
+    app = SelchatApp(servers[0].host, servers[0].port, args.nick, tls=security.tls,
+                     password=security.password, log_file=args.log_file,
+                     servers=servers if len(servers) > 1 else None)
     app.run()
     # Textual sets 1 when the app died of an exception: a crash must not look like a clean quit.
     return app.return_code or 0

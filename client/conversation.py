@@ -18,6 +18,11 @@ from .events import (
     UserList, Welcome, chat_request, nick_request,
 )
 from selchat.wire.resume import sid_after
+from selchat.wire.text import clean
+
+# Ids of our lines already marked delivered that are remembered, so a second copy (a server's
+# answer to a re-send, after the replay confirmed it) is not shown again.
+DELIVERED_IDS_KEPT = 1000
 
 
 class Delivery(enum.Enum):
@@ -78,6 +83,12 @@ class Conversation:
     last_sid: str | None = None
     session_token: str | None = None
     _nick_request_id: str | None = None  # the id of our newest `nick` request
+    # Failover: lines that were on the wire when a connection died (the dead server may have taken
+    # them; a replay then shows them without their id), the nicks we had there, and the ids
+    # already confirmed (`DELIVERED_IDS_KEPT` of them).
+    _in_doubt: set[str] = field(default_factory=set)
+    _old_nicks: set[str] = field(default_factory=set)
+    _delivered_ids: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     def on_welcome(self, welcome: Welcome) -> list[dict[str, Any]]:
         """Adopt the server's view; return the requests to send now (re-claim nick, outbox)."""
@@ -85,6 +96,8 @@ class Conversation:
         if welcome.epoch != self.epoch:  # another log (or none): what we saw says nothing there
             self.epoch, self.last_sid = welcome.epoch, None
         self.session_token = welcome.session or self.session_token
+        self._in_doubt = {i for i, line in self.outbox.items() if line.delivery is Delivery.SENT}
+        self._old_nicks = {self.nick, welcome.nick} - {""}
         self.nick = welcome.nick
         self.mode = welcome.mode
         self.users = list(welcome.users)
@@ -148,8 +161,12 @@ class Conversation:
         """
         settled: list[Event] = []
         if isinstance(event, ChatLine):
-            if self.is_duplicate_replay(event):
+            if self.is_duplicate_replay(event) or self._delivered_before(event.id):
                 return []
+            ours = self._replayed_line_of_ours(event)
+            if ours is not None:  # the UI shows it already: it only needs to mark it delivered
+                self._saw(event)
+                return self._settle(ours, Delivery.DELIVERED)
             if event.ts is not None:
                 self._last_seen_ts = max(self._last_seen_ts, event.ts)
             if event.kind != "private":  # privates have no place in the room's log
@@ -158,6 +175,8 @@ class Conversation:
             if settled:
                 return settled  # the UI already shows the line; it only needs to mark it delivered
         elif isinstance(event, Reply):
+            if self._delivered_before(event.id):
+                return []
             settled = self._settle(event.id, Delivery.DELIVERED)
         elif isinstance(event, ServerError):
             settled = self._settle(event.id, Delivery.FAILED, event.message or event.code)
@@ -197,7 +216,31 @@ class Conversation:
             return []
         line.delivery = delivery
         line.error = error
+        self._in_doubt.discard(line.id)
+        if delivery is Delivery.DELIVERED:
+            self._delivered_ids[line.id] = None
+            if len(self._delivered_ids) > DELIVERED_IDS_KEPT:
+                self._delivered_ids.popitem(last=False)
         return [DeliveryChanged(line)]
+
+    def _delivered_before(self, line_id: str | int | None) -> bool:
+        return line_id is not None and str(line_id) in self._delivered_ids
+
+    def _replayed_line_of_ours(self, event: ChatLine) -> str | None:
+        """The id of the line of ours that a replayed line is, if it is one.
+
+        A line we sent just before a connection died may have been taken by that server, which
+        then died before its copy reached us; another server of the room replays it without our
+        id.  Any replayed line said under our nick after the last one we saw is such a line (a nick
+        has one holder), and the oldest line in doubt with its kind and text is the one.
+        """
+        if not (event.replay and self._in_doubt and event.sender in self._old_nicks):
+            return None
+        for line in self.outbox.values():
+            if line.id in self._in_doubt and line.kind == event.kind \
+                    and clean(line.text, tab=" ") == event.text:
+                return line.id
+        return None
 
     def pending(self) -> Iterable[OutgoingLine]:
         """Lines not yet confirmed, oldest first."""

@@ -1,27 +1,27 @@
 """The client's network layer: asyncio streams around `session.ClientSession`.
 
-`ChatClient.run()` connects (over TLS if given a context) and reconnects with exponential backoff
-and jitter for as long as the client lives.  It makes no protocol decision: it hands the session
-each line read and each timer that falls due, writes the bytes the session returns and hangs up
-when the session says so; the session also says why a connection ended.  Everything the client
-learns goes to one `on_event` callback as `session` events (server events, `StatusChanged`,
-`LagMeasured`, `DeliveryChanged`, `PasswordNeeded`), so a caller (the Textual app, a test, a
-script) needs nothing else.  This module must not import textual.
+`ChatClient.run()` connects (over TLS if given a context) and reconnects for as long as the client
+lives, going round the servers it was given with backoff and jitter as `failover.Rotation` says.
+It makes no protocol decision: it hands the session each line read and each timer that falls due,
+writes the bytes the session returns and hangs up when the session says so; the session also says
+why a connection ended.  Everything the client learns goes to one `on_event` callback as `session`
+events (server events, `StatusChanged` with the server in use, `LagMeasured`, `DeliveryChanged`,
+`PasswordNeeded`), so a caller (the Textual app, a test, a script) needs nothing else.  This
+module must not import textual.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import ssl
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .errors import (  # noqa: F401  (tls_context re-exported: cli.py and scripts import it here)
     FatalConnectError, check_port, describe_connect_error, tls_context,
 )
+from .failover import Backoff, NextTry, Rotation, ServerAddress  # noqa: F401  (Backoff re-exported)
 from .session import (
     ClientSession, ConnectionState, Ending, Event, OutgoingLine, PasswordNeeded, StatusChanged, Step,
 )
@@ -35,26 +35,6 @@ READ_LIMIT = 1 << 20
 READ_CHUNK = 1 << 14
 # How long a TLS connection may take to say goodbye (close_notify) before it is just dropped.
 TLS_SHUTDOWN_TIMEOUT = 2.0
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter: 0.5 s doubling up to 30 s, each delay shaken by ±20%.
-
-    The jitter keeps a room full of clients from all reconnecting in the same instant after a
-    server restart.
-    """
-
-    first: float = 0.5
-    cap: float = 30.0
-    jitter: float = 0.2
-    rng: random.Random | None = None
-
-    def delay(self, attempt: int) -> float:
-        """The wait before reconnect attempt number `attempt` (1-based)."""
-        nominal = min(self.cap, self.first * 2 ** min(attempt - 1, 32))
-        rng = self.rng or random
-        return min(self.cap, nominal * rng.uniform(1 - self.jitter, 1 + self.jitter))
 
 
 class LineSplitter:
@@ -101,15 +81,17 @@ class ChatClient:
         backoff: Backoff | None = None,
         tls: ssl.SSLContext | None = None,
         password: str | None = None,
+        servers: Sequence[ServerAddress] | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        """`servers`, if given, are the servers of the room to fail over between, in order
+        (`host` and `port` are then ignored); otherwise the one server is `host:port`."""
         self.tls = tls
         self.session = ClientSession(wanted_nick=nick, ping_interval=ping_interval,
                                      welcome_timeout=connect_timeout, tls=tls is not None)
         self.on_event = on_event
         self.connect_timeout = connect_timeout
         self.backoff = backoff or Backoff()
+        self.rotation = Rotation(list(servers or [ServerAddress(host, port)]), self.backoff)
         self.state = ConnectionState.CONNECTING
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
@@ -123,6 +105,15 @@ class ChatClient:
         self.awaiting_password = False  # stopped until set_password() (or reconnect_now())
 
     # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The host of the server in use (or being tried)."""
+        return self.rotation.current.host
+
+    @property
+    def port(self) -> int | str:
+        return self.rotation.current.port
 
     @property
     def connected(self) -> bool:
@@ -139,29 +130,30 @@ class ChatClient:
         A refused password stops the reconnecting (retrying it would only earn more penalties): the
         client emits `PasswordNeeded` and waits for `set_password()`.
         """
-        attempt = 0
+        loop = asyncio.get_running_loop()
         try:
-            port = check_port(self.port)
+            for server in self.rotation.servers:
+                check_port(server.port)
         except FatalConnectError as exc:
             self._set_state(ConnectionState.DISCONNECTED, reason=str(exc))
             return
+        attempt = 0
         while not self._closing and not self._fatal:
             self._set_state(ConnectionState.CONNECTING, attempt=attempt)
             serial = self._password_serial
-            ending = await self._connect_once(port)
-            if ending.fatal:
-                self._fatal = ending.reason
+            ending = await self._connect_once(check_port(self.port))
+            # Where next, and when, is the rotation's decision (failover.py); here it is carried out.
+            next_try = self.rotation.ended(ending, loop.time())
+            self._fatal = next_try.give_up
             if self._closing or self._fatal:
                 break
-            if ending.welcomed:
-                attempt = 0  # it worked for a while: start the backoff over
             if ending.needs_password:
                 if serial == self._password_serial:  # no newer password came meanwhile
                     await self._wait_for_password(ending.reason, wrong=ending.wrong_password)
                 attempt = 0
                 continue
-            attempt += 1
-            await self._wait_before_retry(attempt, ending.reason)
+            attempt = next_try.attempt
+            await self._wait_before_retry(next_try, ending.reason)
         self._set_state(ConnectionState.DISCONNECTED, reason=self._fatal or "quit")
 
     def set_password(self, password: str) -> None:
@@ -224,15 +216,21 @@ class ChatClient:
         self.state = state
         self._emit(StatusChanged(state, self.host, self.port, attempt, retry_in, reason))
 
-    async def _wait_before_retry(self, attempt: int, reason: str) -> None:
-        """Count down to the next attempt, once a second, so the status bar can show it."""
-        deadline = time.monotonic() + self.backoff.delay(attempt)
+    async def _wait_before_retry(self, next_try: NextTry, reason: str) -> None:
+        """Count down to the next attempt, once a second, so the status bar can show it.
+
+        Moving to the next server at once still says so once (with no countdown): the status
+        carries the reason the last connection ended, and the address tried next."""
+        deadline = time.monotonic() + next_try.delay
         self._wake.clear()
+        if next_try.delay <= 0:
+            self._set_state(ConnectionState.RECONNECTING, attempt=next_try.attempt, reason=reason)
+            return
         while not self._closing:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self._set_state(ConnectionState.RECONNECTING, attempt=attempt,
+            self._set_state(ConnectionState.RECONNECTING, attempt=next_try.attempt,
                             retry_in=remaining, reason=reason)
             tick = remaining - int(remaining) or 1.0  # wake when the whole second changes
             with contextlib.suppress(asyncio.TimeoutError):
@@ -302,7 +300,7 @@ class ChatClient:
             if step.data:
                 write(step.data)
             if step.welcomed:
-                self._set_state(ConnectionState.CONNECTED)
+                self._welcomed(now)
             for event in step.events:
                 emit(event)
             if step.hang_up:
@@ -314,13 +312,17 @@ class ChatClient:
         """Do what the session said; False when it said to hang up."""
         self._write(step.data)
         if step.welcomed:
-            self._set_state(ConnectionState.CONNECTED)
+            self._welcomed(asyncio.get_running_loop().time())
         for event in step.events:
             self._emit(event)
         if step.hang_up:
             return False
         self._arm_timer()
         return True
+
+    def _welcomed(self, now: float) -> None:
+        self.rotation.welcomed(now)
+        self._set_state(ConnectionState.CONNECTED)
 
     def _arm_timer(self) -> None:
         """Have `_on_timer` called when the session next needs the time (it rarely changes)."""

@@ -18,6 +18,7 @@ from textual.screen import Screen
 
 from . import commands, formatting
 from .backlog import Skipped
+from .failover import format_address
 from .transcript import Transcript
 from .session import (
     ChatLine, ConnectionState, Delivery, DeliveryChanged, Event, Joined, LagMeasured, Left, NickChanged,
@@ -56,6 +57,7 @@ class ChatScreen(Screen):
         self.tls = tls
         self.timestamp = timestamp
         self._logged_reason = ""
+        self._connected_to = ""  # the server of the last welcome, to say when it changes
         # The time each of our lines was typed, by id: its mark changes, its time does not.
         self._typed_at: dict[str, str] = {}
 
@@ -95,22 +97,29 @@ class ChatScreen(Screen):
 
     # -- what the network layer reports ---------------------------------------------------------
 
-    def _note_loss(self, status: StatusChanged) -> None:
-        """The log notes why a connection was lost: once per distinct reason, not once per
-        countdown tick or retry.  Sees every status, in order, in the event batches."""
+    def _note_status(self, status: StatusChanged) -> Text | None:
+        """The log's line for a status, if it gets one: why a connection was lost, once per
+        distinct reason (not once per countdown tick or retry), and a move to another server.
+        Sees every status, in order, in the event batches."""
         if status.state is ConnectionState.CONNECTED:
             self._logged_reason = ""
+            address = format_address(status.host, status.port)
+            before, self._connected_to = self._connected_to, address
+            if before not in ("", address):
+                return formatting.notice_line(f"now on {address} (failed over from {before})",
+                                              self.timestamp)
         elif status.state is not ConnectionState.CONNECTING and status.reason \
                 and status.reason != self._logged_reason:
             self._logged_reason = status.reason
             what = "disconnected" if status.state is ConnectionState.DISCONNECTED \
                 else "not connected, will keep trying"
-            self.note(f"{what}: {status.reason}")
+            return formatting.notice_line(f"{what}: {status.reason}", self.timestamp)
+        return None
 
     def show_events(self, events: list[Event]) -> None:
         """Draw a batch: each event's line from `formatting.RENDERERS`, plus what it changes.
 
-        Every status change reaches `_note_loss` in order, so a connection lost and regained
+        Every status change reaches `_note_status` in order, so a connection lost and regained
         within one batch is still noted; the status bar and the lag show only the newest.
         """
         session = self.client.session
@@ -130,6 +139,8 @@ class ChatScreen(Screen):
                 effect(self, event)
             if isinstance(event, StatusChanged):
                 status = event
+                if (note := self._note_status(event)) is not None:
+                    lines.append(note)  # in its place among the batch's lines
             elif isinstance(event, LagMeasured):
                 lag = event
             users_changed = users_changed or isinstance(event, USER_LIST_EVENTS)
@@ -144,6 +155,8 @@ class ChatScreen(Screen):
             bar["nick"] = session.nick or session.wanted_nick
         if status is not None:
             bar["status"] = status
+            address = format_address(status.host, status.port)  # the server in use or tried
+            bar["address"] = f"{address} (TLS)" if self.tls else address
         if lag is not None:
             bar["lag"] = lag.seconds
         self.status_bar.set(**bar)
@@ -169,7 +182,6 @@ class ChatScreen(Screen):
         Welcome: _welcomed,
         NickChanged: _nick_changed,
         PasswordNeeded: _password_needed,
-        StatusChanged: _note_loss,
     }
 
     def _queued_count(self) -> int:
@@ -330,7 +342,8 @@ class ChatScreen(Screen):
                 self.note("not connected: the server needs a password "
                           "(/pass or Ctrl+P › Enter password to give it)")
 
-        self.app.push_screen(PasswordPrompt(self.address, wrong=wrong), answered)
+        server = format_address(self.client.host, self.client.port)  # the one asking, after a failover
+        self.app.push_screen(PasswordPrompt(server, wrong=wrong), answered)
 
     def use_password(self, password: str) -> None:
         """Hand the password to the network layer, which reconnects with it if it was waiting."""

@@ -34,6 +34,13 @@ LAG_REFRESH = 1.0
 REASON_MAX = 200
 # An id at least as long as the ones `ClientSession` makes, for sizing a line before it has one.
 _LONGEST_ID = "c000000-0000000"
+# A resume that could not be exact is always said in words (a server sends its own; these are
+# for one that sends none): a hole in the conversation must never be silent.
+RESUME_WORDS = {
+    "history_gap": "some lines were missed while you were away; here is the recent history",
+    "history_reset": "the room's history started over on this server: here is its recent history; "
+                     "lines you missed meanwhile cannot be shown",
+}
 
 
 # --- events the client makes up itself ----------------------------------------------------------
@@ -173,6 +180,8 @@ class ClientSession(Conversation):
             return Step(self._on_pong(link, event, now))
         if isinstance(event, Notice) and event.code == "shutdown":
             link.shutting_down = True
+        elif isinstance(event, Notice) and event.code in RESUME_WORDS and not event.text.strip():
+            event = Notice(RESUME_WORDS[event.code], event.code)
         return Step(self.apply(event))
 
     def next_timer(self) -> float | None:
