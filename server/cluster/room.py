@@ -203,13 +203,16 @@ class ClusterRoom(ChatRoom):
 
     def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
         target = self.nicks.holder(request.to)
-        remote = self.everyone.get(request.to.strip().casefold())
-        if (target is not None and target.joined) or remote is None:
-            return super()._whisper(member, request, now)  # here, or nowhere: as one process
+        wanted = clean(request.to).strip()
+        if (target is not None and target.joined) or not wanted or len(wanted) > NICK_MAX:
+            return super()._whisper(member, request, now)  # here, or no nick at all: as one process
         text = clean(request.text)
         if not text.strip():
             return nothing_visible(member, request, False)
-        to = remote[0]
+        # Redis's claims decide, not the mirror: a user welcomed on another node a moment ago is
+        # claimed there before this node has read its join from the stream.
+        remote = self.everyone.get(wanted.casefold())
+        to = remote[0] if remote is not None else wanted
         self.node.private(("private", member, request.id, to, text), member.nick, to, text,
                           self._mono(), session=self._session_of(member), ts=int(now * 1000))
         return []
