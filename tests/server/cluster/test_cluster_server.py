@@ -225,3 +225,14 @@ def test_text_and_irc_users_share_the_room_across_nodes_as_its_channel(two_nodes
     tina.expect(r"^\*ira\* psst$")
     irc.close()
     tina.close()
+
+
+def test_trace_names_the_redis_links(redis_server):
+    node = start_node(redis_server, "T", "--room", "traced", "--trace")
+    try:
+        # Both links are read on their first turns (the scripts loaded, the room's snapshot).
+        for name in ("cmd", "feed"):
+            node.wait_for_log(rf"turn \d+: read \[[^\]]*\d+:redis:{name}\b")
+    finally:
+        node.stop()
+    assert not node.errors(), node.log
