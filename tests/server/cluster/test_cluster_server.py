@@ -236,3 +236,26 @@ def test_trace_names_the_redis_links(redis_server):
     finally:
         node.stop()
     assert not node.errors(), node.log
+
+
+def test_a_nick_change_of_case_only_is_shown_to_everyone(two_nodes):
+    a, b = two_nodes
+    olga, _ = json_client(a.address, "olga")
+    pete, _ = json_client(b.address, "pete")
+    olga.expect_json("join", nick="pete")
+    irc = LineClient(a.irc_address)
+    irc.send_line("NICK quinn")
+    irc.send_line("USER quinn 0 * :Quinn")
+    irc.expect(" 001 quinn ")
+    irc.send_line("JOIN #lobby")
+    irc.expect(r" 366 quinn #lobby ")
+    olga.expect_json("join", nick="quinn")
+    olga.send_json({"type": "nick", "nick": "Olga", "id": "n1"})
+    assert olga.expect_json("nick", old="olga")["new"] == "Olga"
+    assert pete.expect_json("nick", old="olga")["new"] == "Olga"
+    irc.expect(r"^:olga!\S+ NICK :?Olga\r?$")
+    irc.close()
+    pete.send_json({"type": "who"})
+    assert "Olga" in pete.expect_json("users")["users"]
+    olga.close()
+    pete.close()
