@@ -188,3 +188,23 @@ def test_a_msg_to_a_nick_not_yet_in_the_mirror_asks_redis_before_saying_no_such_
     handle = node.last("private")[1][0]
     got = room.cluster_event(out.PrivateDone(handle, "nosuch"), 0.0)
     assert got == [(gina, ev.Error("no_such_nick", "no such nick: nobody", "p2"))]
+
+
+def test_a_held_line_that_reaches_a_new_epoch_before_its_snapshot_is_shown_once_tagged():
+    # Redis restarted empty and the command link came back first: the held line was stored in
+    # the new epoch, so the feed's new snapshot holds it and no Delivered will ever bring it.
+    room, node = make_room()
+    mona, nina = room.connect(), room.connect()
+    for member, nick in ((mona, "mona"), (nina, "nina")):
+        room.receive(member, ev.Hello(1, nick), 0.0)
+        claimed(room, node, member)
+    room.receive(mona, ev.Say("typed meanwhile", "m-1"), 0.0)
+    _, args, kwargs = node.last("post")
+    line = StreamEvent("7-0", "message", nick="mona", text="typed meanwhile",
+                       session=kwargs["session"], request_id=kwargs["request_id"])
+    got = inbox(room, room.cluster_event(out.EpochChanged("e1", "e2"), 0.0))
+    assert [e.code for e in got["mona"]] == ["history_reset"]
+    members = (("mona", "A"), ("nina", "A"))
+    got = inbox(room, room.cluster_event(out.Snapshot("e2", "7-0", members, (line,)), 0.0))
+    assert [(e.text, e.id, e.sid) for e in got["mona"]] == [("typed meanwhile", "m-1", "7-0")]
+    assert [(e.text, e.id) for e in got["nina"]] == [("typed meanwhile", None)]
