@@ -56,4 +56,4 @@ ERROR_CODES = frozenset({
 
 # Every `notice.code` (docs/protocol.md, "notice codes"); a notice may also have none.
 NOTICE_CODES = frozenset({"shutdown", "throttled", "idle", "auth_required", "help", "history_gap",
-                          "history_reset", "paused", "resumed"})
+                          "history_reset", "paused", "resumed", "nick_lost"})

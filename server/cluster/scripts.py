@@ -70,14 +70,22 @@ local now = heartbeat()
 local owner = me .. ' ' .. session
 local mine = P .. 'node:' .. me
 local current = redis.call('HGET', nicks, key)
+-- a session back under its nick in another case: everyone is shown the new spelling
+local function recased(was)
+  if was and was ~= nick then
+    append('k', 'nick', 'n', nick, 'old', was, 'o', me, 's', session, 'ts', ARGV[11])
+  end
+end
 if current and current ~= owner then
   local holder = node_of(current) or ''
   if string.sub(current, #holder + 2) == session then
     -- the same client came back on this node: move the claim, say nothing (no leave/join flap)
+    local was = redis.call('HGET', P .. 'node:' .. holder, key)
     redis.call('HDEL', P .. 'node:' .. holder, key)
     if oldkey == '' then
       redis.call('HSET', nicks, key, owner)
       redis.call('HSET', mine, key, nick)
+      recased(was)
       return {'reclaimed', ''}
     end
   else
@@ -89,7 +97,9 @@ if current and current ~= owner then
     append('k', 'leave', 'n', gone, 'o', holder, 'r', 'node lost', 'ts', now)
   end
 elseif current == owner and oldkey == '' then
+  local was = redis.call('HGET', mine, key)
   redis.call('HSET', mine, key, nick)
+  recased(was)
   return {'reclaimed', ''}
 end
 redis.call('HSET', nicks, key, owner)

@@ -137,6 +137,21 @@ def test_the_same_session_takes_its_nick_back_without_a_leave_or_join(node_loop,
     assert [e.kind for e in delivered(node_loop, a)] == ["join", "message"]
 
 
+def test_a_session_that_comes_back_with_its_nick_in_another_case_is_shown_renamed(node_loop,
+                                                                                  fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A")
+    b = make_node(node_loop, fresh_redis, "B")
+    assert join(node_loop, a, "al", "s1") == "claimed"
+    assert join(node_loop, b, "Al", "s1") == "reclaimed"  # reconnected to B as "Al"
+    node_loop.run_until(lambda: delivered(node_loop, a, "nick"))
+    event = delivered(node_loop, a, "nick")[0]
+    assert (event.nick, event.old_nick) == ("Al", "al")  # no leave/join, but the new case shown
+    assert join(node_loop, b, "Al", "s1") == "reclaimed"  # the same case again: nothing written
+    b.post("x", "message", "Al", "marker", time.monotonic())
+    node_loop.run_until(lambda: delivered(node_loop, a, "message"))
+    assert [e.kind for e in delivered(node_loop, a)] == ["join", "nick", "message"]
+
+
 def test_renames_move_the_claim(node_loop, fresh_redis):
     a = make_node(node_loop, fresh_redis, "A")
     assert join(node_loop, a, "al", "s1") == "claimed"

@@ -170,3 +170,41 @@ def test_a_late_json_hello_keeps_the_session_its_claim_was_made_with():
     assert welcome.session == claim_session
     room.leave(text, "gone", 0.0)
     assert node.last("release")[2]["session"] == claim_session  # so Redis lets the nick go
+
+
+def test_a_msg_to_a_nick_not_yet_in_the_mirror_asks_redis_before_saying_no_such_nick():
+    # The target was welcomed on another node, whose join this node has not read yet: Redis's
+    # claims decide whether it exists, not this node's mirror of the stream.
+    room, node = make_room()
+    gina = room.connect()
+    room.receive(gina, ev.Hello(1, "gina"), 0.0)
+    claimed(room, node, gina)
+    assert room.receive(gina, ev.Whisper("hank", "psst", "p1"), 0.0) == []
+    _, args, _ = node.last("private")
+    assert args[1:4] == ("gina", "hank", "psst")
+    assert room.cluster_event(out.PrivateDone(args[0], "sent", "9-0"), 0.0) == [
+        (gina, ev.Private("gina", "hank", "psst", 0.0, "p1", confirmation=True))]
+    room.receive(gina, ev.Whisper("nobody", "x", "p2"), 0.0)
+    handle = node.last("private")[1][0]
+    got = room.cluster_event(out.PrivateDone(handle, "nosuch"), 0.0)
+    assert got == [(gina, ev.Error("no_such_nick", "no such nick: nobody", "p2"))]
+
+
+def test_a_held_line_that_reaches_a_new_epoch_before_its_snapshot_is_shown_once_tagged():
+    # Redis restarted empty and the command link came back first: the held line was stored in
+    # the new epoch, so the feed's new snapshot holds it and no Delivered will ever bring it.
+    room, node = make_room()
+    mona, nina = room.connect(), room.connect()
+    for member, nick in ((mona, "mona"), (nina, "nina")):
+        room.receive(member, ev.Hello(1, nick), 0.0)
+        claimed(room, node, member)
+    room.receive(mona, ev.Say("typed meanwhile", "m-1"), 0.0)
+    _, args, kwargs = node.last("post")
+    line = StreamEvent("7-0", "message", nick="mona", text="typed meanwhile",
+                       session=kwargs["session"], request_id=kwargs["request_id"])
+    got = inbox(room, room.cluster_event(out.EpochChanged("e1", "e2"), 0.0))
+    assert [e.code for e in got["mona"]] == ["history_reset"]
+    members = (("mona", "A"), ("nina", "A"))
+    got = inbox(room, room.cluster_event(out.Snapshot("e2", "7-0", members, (line,)), 0.0))
+    assert [(e.text, e.id, e.sid) for e in got["mona"]] == [("typed meanwhile", "m-1", "7-0")]
+    assert [(e.text, e.id) for e in got["nina"]] == [("typed meanwhile", None)]
