@@ -52,12 +52,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 class RedisProcess:
     """A child redis-server on 127.0.0.1 that keeps nothing on disk."""
 
-    def __init__(self, executable: str | None = None) -> None:
+    def __init__(self, executable: str | None = None, directory: str | None = None) -> None:
         found = executable or redis_server_path()
         if found is None:
             raise RedisMissing(INSTALL_HINT)
         self.executable = found
-        self.directory = tempfile.mkdtemp(prefix="selchat-redis-")
+        # A directory of our own is removed at stop(); one we are given belongs to the caller
+        # (the tests restart Redis in it).
+        self._own_directory = directory is None
+        self.directory = directory or tempfile.mkdtemp(prefix="selchat-redis-")
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -100,7 +103,8 @@ class RedisProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self._own_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> "RedisProcess":
         return self

@@ -11,13 +11,13 @@ import os
 import selectors
 import shutil
 import socket
-import subprocess
 import time
 from typing import Any, Callable
 
 import pytest
 
 from requirements import require
+from selchat.bench.redis import RedisProcess
 
 
 def require_hiredis() -> None:
@@ -40,56 +40,16 @@ def redis_server_path() -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RedisServer:
-    """A child redis-server. `restart()` starts an empty one on the same port."""
+class RedisServer(RedisProcess):
+    """A child redis-server (the bench's, started the same way). `restart()` starts an empty one
+    on the same port."""
 
     def __init__(self, directory: str):
-        self.executable = redis_server_path()
-        self.directory = directory
-        self.port = 0
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self, port: int | None = None) -> None:
-        for _attempt in range(5):
-            self.port = port or free_port()
-            self.process = subprocess.Popen(
-                [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", self.directory, "--logfile", ""],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            log = []
-            for line in self.process.stdout:  # blocks until Redis says something: no sleeps
-                log.append(line)
-                if "Ready to accept connections" in line:
-                    break
-            else:
-                self.process.wait()
-                if port is None and any("Address already in use" in line for line in log):
-                    continue  # lost the race for the free port: pick another
-                raise RuntimeError("redis-server did not start:\n" + "".join(log[-20:]))
-            # Drain the log so a chatty server never blocks on a full pipe.
-            self.process.stdout.close()
-            assert self.command("PING") in (b"PONG", "PONG")
-            return
-        raise RuntimeError("no free port for redis-server after 5 attempts")
+        super().__init__(redis_server_path(), directory)
 
     def command(self, *args: Any) -> Any:
         """One command on a fresh blocking connection (for setup and checks, not the code under test)."""
         return BlockingRedis(self.port).call(*args)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
     def restart(self) -> None:
         """Kill it and start an empty one on the same port (no persistence): a data loss."""
