@@ -53,8 +53,10 @@ def tmux_clients(session: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def attached_in_a_terminal(session: str, width: int, height: int, timeout: float) -> Iterator[list[str]]:
-    """Run `selchat-demo --session NAME` attached, as in a person's terminal; yield once attached.
+def attached_in_a_terminal(session: str, width: int, height: int, timeout: float,
+                           demo_args: str = "") -> Iterator[list[str]]:
+    """Run `selchat-demo [DEMO_ARGS] --session NAME` attached, as in a person's terminal; yield once
+    attached.
 
     The terminal is an outer tmux on a private socket; what is yielded is its command prefix
     (`tmux -L ...`), to capture it. Its pane lingers after the demo exits, and the outer tmux is
@@ -62,7 +64,7 @@ def attached_in_a_terminal(session: str, width: int, height: int, timeout: float
     caller's business.
     """
     outer = ["tmux", "-L", f"{session}-outer"]
-    command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo --session {session}; sleep 30"
+    command = f"env -u TMUX {shlex.quote(sys.executable)} -m selchat.demo {demo_args} --session {session}; sleep 30"
     subprocess.run([*outer, "new-session", "-d", "-x", str(width), "-y", str(height), command], check=True,
                    timeout=10)
     socket_path = subprocess.run([*outer, "display-message", "-p", "#{socket_path}"], capture_output=True,
@@ -79,3 +81,40 @@ def attached_in_a_terminal(session: str, width: int, height: int, timeout: float
         if socket_path:  # kill-server leaves the socket file behind
             with contextlib.suppress(OSError):
                 os.unlink(socket_path)
+
+
+def outer_screen(outer: list[str], *flags: str) -> str:
+    """What the outer terminal shows (`-e` for its colours too)."""
+    pane = subprocess.run([*outer, "list-panes", "-F", "#{pane_id}"], capture_output=True, text=True,
+                          check=True).stdout.split()[0]
+    return subprocess.run([*outer, "capture-pane", "-p", *flags, "-t", pane], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def screen_once_drawn(outer: list[str], done, timeout: float = 30) -> tuple[str, str]:
+    """The terminal's text and coloured capture once `done(text)`: it redraws a moment after the
+    demo's panes do."""
+    deadline = time.monotonic() + timeout
+    while True:
+        plain = outer_screen(outer)
+        if done(plain):
+            return plain, outer_screen(outer, "-e")
+        if time.monotonic() > deadline:
+            raise TimeoutError("the TUIs never drew their last lines:\n" + plain)
+        time.sleep(0.05)
+
+
+def save_capture(plain: str, coloured: str, stem: str, width: int, title: str) -> None:
+    """docs/images/STEM.txt (the text) and STEM.svg (the colours, through Rich)."""
+    import io
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Path(__file__).resolve().parents[2] / "docs" / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.txt").write_text("\n".join(line.rstrip() for line in plain.splitlines()) + "\n")
+    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    console.print(Text.from_ansi(coloured.rstrip("\n")), no_wrap=True, overflow="crop")
+    console.save_svg(str(out / f"{stem}.svg"), title=title)

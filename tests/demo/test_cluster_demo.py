@@ -54,7 +54,7 @@ def test_a_line_crosses_nodes_and_a_stopped_nodes_users_leave(session_name):
 
     roles = panes_by_role(session_name)
     assert set(roles) == {"redis", "node", "client", "tips"} and len(roles["node"]) == len(roles["client"]) == 2
-    redis, (n1, n2), (alice, bob) = roles["redis"][0], roles["node"], roles["client"]
+    redis, (_, n2), (alice, bob) = roles["redis"][0], roles["node"], roles["client"]
     screen = wait_for(redis, r"members: bob", STARTUP_TIMEOUT)
     redis_pid = int(re.search(r"\(pid (\d+)\)", screen).group(1))
     wait_for(redis, r"members: alice")
