@@ -83,6 +83,7 @@ class Conversation:
     last_sid: str | None = None
     session_token: str | None = None
     _nick_request_id: str | None = None  # the id of our newest `nick` request
+    _reclaim_id: str | None = None  # ... if it is one we made ourselves to get `wanted_nick` back
     # Failover: lines that were on the wire when a connection died (the dead server may have taken
     # them; a replay then shows them without their id), the nicks we had there, and the ids
     # already confirmed (`DELIVERED_IDS_KEPT` of them).
@@ -106,7 +107,7 @@ class Conversation:
         requests: list[dict[str, Any]] = []
         if self.wanted_nick and welcome.nick.casefold() != self.wanted_nick.casefold():
             # Usually our old connection had not been reaped yet; ask once more explicitly.
-            requests.append(self._nick_request(self.wanted_nick))
+            requests.append(self._reclaim_request())
         for line in self.outbox.values():
             line.delivery = Delivery.SENT
             requests.append(line.request())
@@ -123,6 +124,32 @@ class Conversation:
     def request_nick(self, nick: str) -> dict[str, Any]:
         self.wanted_nick = nick
         return self._nick_request(nick)
+
+    def _reclaim_request(self) -> dict[str, Any]:
+        request = self._nick_request(self.wanted_nick)
+        self._reclaim_id = self._nick_request_id
+        return request
+
+    def reclaim_freed_nick(self, event: Event) -> list[dict[str, Any]]:
+        """The request that takes our nick back if `event` (already applied) has just freed it.
+
+        After a failover the new node may still hold our nick for the dead node's connection, so
+        we came in as `alice_` and the re-claim at welcome was refused.  As irssi's and ZNC's
+        keepnick do, we keep wanting it and ask again when its holder leaves (the dead node's
+        users are reaped with a leave) or changes nick.
+        """
+        wanted = self.wanted_nick.casefold()
+        if not (self.connected and wanted and self.nick.casefold() != wanted):
+            return []
+        if isinstance(event, Left):
+            freed: Iterable[str] = (event.nick,)
+        elif isinstance(event, NickChanged):
+            freed = (event.old,)
+        elif isinstance(event, Presence):
+            freed = event.left  # a large room's summary names some of those who left
+        else:
+            return []
+        return [self._reclaim_request()] if any(n.casefold() == wanted for n in freed) else []
 
     def _nick_request(self, nick: str) -> dict[str, Any]:
         # The id comes back on the error if the change fails, so a late error for an older
@@ -182,7 +209,10 @@ class Conversation:
             settled = self._settle(event.id, Delivery.FAILED, event.message or event.code)
             if event.code in ("nick_in_use", "bad_nick") and self.nick \
                     and (event.id is None or str(event.id) == self._nick_request_id):
-                self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
+                if event.code == "nick_in_use" and str(event.id) == self._reclaim_id:
+                    pass  # still held (by our old connection): keep wanting it, see reclaim_freed_nick
+                else:
+                    self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
         elif isinstance(event, (Joined, Left, NickChanged)):
             self._saw(event)
         if isinstance(event, Joined):
