@@ -17,7 +17,7 @@ from .events import (
     DEFAULT_MAX_LINE, ChatLine, Event, Joined, Left, NickChanged, Presence, Reply, ServerError,
     UserList, Welcome, chat_request, nick_request,
 )
-from selchat.wire.resume import sid_after
+from selchat.wire.resume import parse_sid
 from selchat.wire.text import clean
 
 # Ids of our lines already marked delivered that are remembered, so a second copy (a server's
@@ -80,7 +80,8 @@ class Conversation:
     # Resume: the room log's epoch, the last sid seen in it and this client's session token, all
     # from the server; sent back in the next hello (`resume_fields`).
     epoch: str | None = None
-    last_sid: str | None = None
+    _last_sid: str | None = None  # see `last_sid`
+    _last_sid_key: tuple[int, int] | None = None  # the same, parsed once rather than per line
     session_token: str | None = None
     _nick_request_id: str | None = None  # the id of our newest `nick` request
     _reclaim_id: str | None = None  # ... if it is one we made ourselves to get `wanted_nick` back
@@ -164,6 +165,19 @@ class Conversation:
             fields["since"] = (self.epoch, self.last_sid)
         return fields
 
+    @property
+    def last_sid(self) -> str | None:
+        """The newest sid seen in the room's log (of this epoch), sent back in the next hello."""
+        return self._last_sid
+
+    @last_sid.setter
+    def last_sid(self, sid: str | None) -> None:
+        self._last_sid, self._last_sid_key = sid, parse_sid(sid)
+
+    def _after_last_sid(self, key: tuple[int, int] | None) -> bool:
+        """`sid_after(sid, last_sid)` for a sid parsed to `key`: False unless both are sids."""
+        return key is not None and self._last_sid_key is not None and key > self._last_sid_key
+
     def is_duplicate_replay(self, line: ChatLine) -> bool:
         """After a reconnect the server replays history we have already shown: skip it.
 
@@ -172,13 +186,15 @@ class Conversation:
         if not line.replay:
             return False
         if line.sid is not None:
-            return self.last_sid is not None and not sid_after(line.sid, self.last_sid)
+            return self._last_sid is not None and not self._after_last_sid(parse_sid(line.sid))
         return line.ts is not None and line.ts <= self._last_seen_ts
 
     def _saw(self, event: Event) -> None:
         sid = getattr(event, "sid", None)
-        if sid is not None and (self.last_sid is None or sid_after(sid, self.last_sid)):
-            self.last_sid = sid
+        if sid is not None:
+            key = parse_sid(sid)
+            if self._last_sid is None or self._after_last_sid(key):
+                self._last_sid, self._last_sid_key = sid, key
 
     def apply(self, event: Event) -> list[Event]:
         """Update state from one server event; return the events the UI should see for it.
