@@ -17,7 +17,7 @@ from .events import (
     DEFAULT_MAX_LINE, ChatLine, Event, Joined, Left, NickChanged, Presence, Reply, ServerError,
     UserList, Welcome, chat_request, nick_request,
 )
-from selchat.wire.resume import sid_after
+from selchat.wire.resume import parse_sid
 from selchat.wire.text import clean
 
 # Ids of our lines already marked delivered that are remembered, so a second copy (a server's
@@ -80,9 +80,11 @@ class Conversation:
     # Resume: the room log's epoch, the last sid seen in it and this client's session token, all
     # from the server; sent back in the next hello (`resume_fields`).
     epoch: str | None = None
-    last_sid: str | None = None
+    _last_sid: str | None = None  # see `last_sid`
+    _last_sid_key: tuple[int, int] | None = None  # the same, parsed once rather than per line
     session_token: str | None = None
     _nick_request_id: str | None = None  # the id of our newest `nick` request
+    _reclaim_id: str | None = None  # ... if it is one we made ourselves to get `wanted_nick` back
     # Failover: lines that were on the wire when a connection died (the dead server may have taken
     # them; a replay then shows them without their id), the nicks we had there, and the ids
     # already confirmed (`DELIVERED_IDS_KEPT` of them).
@@ -106,7 +108,7 @@ class Conversation:
         requests: list[dict[str, Any]] = []
         if self.wanted_nick and welcome.nick.casefold() != self.wanted_nick.casefold():
             # Usually our old connection had not been reaped yet; ask once more explicitly.
-            requests.append(self._nick_request(self.wanted_nick))
+            requests.append(self._reclaim_request())
         for line in self.outbox.values():
             line.delivery = Delivery.SENT
             requests.append(line.request())
@@ -124,6 +126,32 @@ class Conversation:
         self.wanted_nick = nick
         return self._nick_request(nick)
 
+    def _reclaim_request(self) -> dict[str, Any]:
+        request = self._nick_request(self.wanted_nick)
+        self._reclaim_id = self._nick_request_id
+        return request
+
+    def reclaim_freed_nick(self, event: Event) -> list[dict[str, Any]]:
+        """The request that takes our nick back if `event` (already applied) has just freed it.
+
+        After a failover the new node may still hold our nick for the dead node's connection, so
+        we came in as `alice_` and the re-claim at welcome was refused.  As irssi's and ZNC's
+        keepnick do, we keep wanting it and ask again when its holder leaves (the dead node's
+        users are reaped with a leave) or changes nick.
+        """
+        wanted = self.wanted_nick.casefold()
+        if not (self.connected and wanted and self.nick.casefold() != wanted):
+            return []
+        if isinstance(event, Left):
+            freed: Iterable[str] = (event.nick,)
+        elif isinstance(event, NickChanged):
+            freed = (event.old,)
+        elif isinstance(event, Presence):
+            freed = event.left  # a large room's summary names some of those who left
+        else:
+            return []
+        return [self._reclaim_request()] if any(n.casefold() == wanted for n in freed) else []
+
     def _nick_request(self, nick: str) -> dict[str, Any]:
         # The id comes back on the error if the change fails, so a late error for an older
         # request cannot undo a newer one.
@@ -137,6 +165,19 @@ class Conversation:
             fields["since"] = (self.epoch, self.last_sid)
         return fields
 
+    @property
+    def last_sid(self) -> str | None:
+        """The newest sid seen in the room's log (of this epoch), sent back in the next hello."""
+        return self._last_sid
+
+    @last_sid.setter
+    def last_sid(self, sid: str | None) -> None:
+        self._last_sid, self._last_sid_key = sid, parse_sid(sid)
+
+    def _after_last_sid(self, key: tuple[int, int] | None) -> bool:
+        """`sid_after(sid, last_sid)` for a sid parsed to `key`: False unless both are sids."""
+        return key is not None and self._last_sid_key is not None and key > self._last_sid_key
+
     def is_duplicate_replay(self, line: ChatLine) -> bool:
         """After a reconnect the server replays history we have already shown: skip it.
 
@@ -145,13 +186,15 @@ class Conversation:
         if not line.replay:
             return False
         if line.sid is not None:
-            return self.last_sid is not None and not sid_after(line.sid, self.last_sid)
+            return self._last_sid is not None and not self._after_last_sid(parse_sid(line.sid))
         return line.ts is not None and line.ts <= self._last_seen_ts
 
     def _saw(self, event: Event) -> None:
         sid = getattr(event, "sid", None)
-        if sid is not None and (self.last_sid is None or sid_after(sid, self.last_sid)):
-            self.last_sid = sid
+        if sid is not None:
+            key = parse_sid(sid)
+            if self._last_sid is None or self._after_last_sid(key):
+                self._last_sid, self._last_sid_key = sid, key
 
     def apply(self, event: Event) -> list[Event]:
         """Update state from one server event; return the events the UI should see for it.
@@ -182,7 +225,10 @@ class Conversation:
             settled = self._settle(event.id, Delivery.FAILED, event.message or event.code)
             if event.code in ("nick_in_use", "bad_nick") and self.nick \
                     and (event.id is None or str(event.id) == self._nick_request_id):
-                self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
+                if event.code == "nick_in_use" and str(event.id) == self._reclaim_id:
+                    pass  # still held (by our old connection): keep wanting it, see reclaim_freed_nick
+                else:
+                    self.wanted_nick = self.nick  # the change failed: re-claim what we have, later
         elif isinstance(event, (Joined, Left, NickChanged)):
             self._saw(event)
         if isinstance(event, Joined):

@@ -69,7 +69,8 @@ class ChatScreen(Screen):
                 yield NewBelowMarker(id="new-below")
             yield UserListWidget(id="users")
         yield StatusBar(address, self.client.session.wanted_nick, id="status")
-        yield ChatInput(self.nicks, id="input", placeholder="type a message, /help for commands")
+        yield ChatInput(self.nicks, private=lambda line: isinstance(commands.parse(line), commands.Password),
+                        id="input", placeholder="type a message, /help for commands")
 
     log_view: ConversationLog
     status_bar: StatusBar
@@ -242,12 +243,9 @@ class ChatScreen(Screen):
 
     @on(ChatInput.Submitted)
     async def submit_line(self, event: ChatInput.Submitted) -> None:
-        line = event.value
-        self.chat_input.value = ""
-        command = commands.parse(line)
-        if not isinstance(command, commands.Password):  # a password stays out of the history
-            self.chat_input.remember(line)
-        await self.run_command(command)
+        # The input has emptied itself and kept the line in its history (not a /pass) already:
+        # by now it may hold the next line, typed right behind Enter.
+        await self.run_command(commands.parse(event.value))
 
     @on(ChatInput.MultiLinePaste)
     def paste_lines(self, event: ChatInput.MultiLinePaste) -> None:

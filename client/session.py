@@ -182,7 +182,8 @@ class ClientSession(Conversation):
             link.shutting_down = True
         elif isinstance(event, Notice) and event.code in RESUME_WORDS and not event.text.strip():
             event = Notice(RESUME_WORDS[event.code], event.code)
-        return Step(self.apply(event))
+        events = self.apply(event)
+        return Step(events, b"".join(encode(request) for request in self.reclaim_freed_nick(event)))
 
     def next_timer(self) -> float | None:
         """When `tick` must next be called (on the clock `now` is read from), or None."""

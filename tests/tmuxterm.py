@@ -8,16 +8,23 @@ import subprocess
 import time
 
 
+# pytest exports COLUMNS=80 and LINES=24; reaching the pane (tmux's server passes its own
+# environment on) they override the pane's real size, and a TUI draws at 80x24 whatever was asked.
+SIZE_VARIABLES = ("COLUMNS", "LINES")
+
+
 class Tmux:
-    """One detached tmux session running `command`."""
+    """One detached tmux session running `command`, in a pane of `width` x `height`."""
 
     def __init__(self, command: list[str], width: int = 100, height: int = 30) -> None:
         self.socket_name = f"selchat-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.environment = {name: value for name, value in os.environ.items() if name not in SIZE_VARIABLES}
         self.run("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), " ".join(command))
 
     def run(self, *args: str) -> str:
+        # The first command starts the private server, which keeps this environment for every pane.
         return subprocess.run(["tmux", "-L", self.socket_name, *args], check=True,
-                              capture_output=True, text=True, timeout=10).stdout
+                              capture_output=True, text=True, timeout=10, env=self.environment).stdout
 
     def type(self, line: str) -> None:
         """Type `line` literally, then Enter."""

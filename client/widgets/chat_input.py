@@ -1,5 +1,13 @@
 """The input line: Enter sends, Up/Down walk the history, Tab completes nicks, paste keeps lines,
-Ctrl+L redraws the screen."""
+Ctrl+L redraws the screen.
+
+Every key is applied in the order it was typed, however fast keys come.  Textual inserts a
+printable key in the input's own handler, but runs a bound key (Enter, Backspace, arrows, Tab)
+only after the key has bubbled through every widget up to the App, one message queue at a time:
+keys typed after it, forwarded straight to the input, overtook it.  `a1` Enter `a2` Enter read as
+one burst then sent `a1a2` twice (Textual issue #6605).  So this input runs its own bindings in
+its own key handler, in turn with the letters, and empties itself the moment Enter is handled.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ class ChatInput(Input):
         Binding("down", "history_forward", "Next line", show=False),
         # Not a priority binding: a priority one runs at the App before this widget has handled
         # the letters still in its queue, so `ro`+Tab arriving in one read completed nothing.
-        # As the focused widget's own binding it still wins over the screen's focus_next.
+        # As the focused widget's own binding (run in `_on_key`) it wins over the screen's focus_next.
         Binding("tab", "complete_nick", "Complete nick", show=False),
         # weechat's /window refresh, irssi's refresh_screen: repaint, never clear (/clear does).
         Binding("ctrl+l", "redraw_screen", "Redraw", show=False),
@@ -34,8 +42,12 @@ class ChatInput(Input):
 
         lines: list[str]
 
-    def __init__(self, nicks: Callable[[], list[str]], **kwargs) -> None:
+    def __init__(self, nicks: Callable[[], list[str]], *,
+                 private: Callable[[str], bool] = lambda line: False, **kwargs) -> None:
+        """`nicks` are the completions for Tab; a line for which `private` holds (a password)
+        is sent but kept out of the history."""
         super().__init__(**kwargs)
+        self.private = private
         # A steady cursor, as weechat and irssi have: blinking repaints twice a second, which was
         # most of an idle client's CPU (0.9% of a core, 0.4% without).
         self.cursor_blink = False
@@ -45,6 +57,35 @@ class ChatInput(Input):
         self._draft = ""
         # The last completion: (matches, index, start of the word, the value it left).
         self._completion: tuple[list[str], int, int, str] | None = None
+
+    # -- keys, in the order they were typed --
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Runs before `Input._on_key` (which inserts printable keys): a key bound here is carried
+        # out now, between the keys before and after it, and goes no further (the App would run
+        # the same binding again when the key reached it).  Priority bindings have already run
+        # at the App, before the key was forwarded here.
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
+
+    async def action_submit(self) -> None:
+        """Enter: hand the line on and start the next one at once.
+
+        The screen gets the line in a message, after this input has already taken the keys typed
+        behind Enter: emptying the input there would throw them away, reading it there would join
+        them to this line.
+        """
+        line = self.value
+        validation = self.validate(line) if "submitted" in self.validate_on else None
+        self.value = ""
+        if self.private(line):
+            self._history_index, self._draft = len(self.history), ""
+        else:
+            self.remember(line)
+        self.post_message(self.Submitted(self, line, validation))
 
     # -- history --
 

@@ -3,7 +3,10 @@
 
 import json
 
+from hypothesis import given, strategies as st
+
 from selchat.client.session import ChatLine, ClientSession, Joined, Welcome
+from selchat.wire.resume import sid_after
 
 
 def welcome(epoch="e1", session="s1", users=("alice",)):
@@ -53,3 +56,22 @@ def test_events_without_a_sid_fall_back_to_the_ts_rule():
     assert session.apply(ChatLine("message", "bob", "x", 5.0))
     assert session.apply(ChatLine("message", "bob", "x", 5.0, replay=True)) == []
     assert session.apply(Joined("carol", 6.0))
+
+
+SIDS = st.one_of(st.builds(lambda ms, seq: f"{ms}-{seq}", st.integers(0, 3), st.integers(0, 3)),
+                 st.sampled_from(["junk", "1-", "-1", "²-1"]))
+
+
+@given(st.lists(st.tuples(SIDS, st.booleans()), max_size=12))
+def test_the_last_sid_parsed_once_keeps_the_rule_of_comparing_sids_each_time(lines):
+    # The rule as it was, comparing the sid strings with `sid_after` on every line.
+    session = ClientSession("alice")
+    session.on_welcome(welcome())
+    last = None
+    for n, (sid, replay) in enumerate(lines):
+        duplicate = replay and last is not None and not sid_after(sid, last)
+        shown = session.apply(line(f"l{n}", float(n), sid, replay=replay))
+        assert shown == ([] if duplicate else [line(f"l{n}", float(n), sid, replay=replay)])
+        if not duplicate and (last is None or sid_after(sid, last)):
+            last = sid
+        assert session.last_sid == last

@@ -73,13 +73,6 @@ class OneWayProxy:
             sock.close()
 
 
-def type_line(tmux, text):
-    """Type a line and wait until the log shows it: keys sent faster than the app takes them can
-    run two lines together in the input (a race of the input widget, not of failover)."""
-    tmux.type(text)
-    tmux.wait_for(f"<tuiuser> {text} ")  # the log pads its lines
-
-
 def said(lines, prefix):
     """The texts `prefix N` in these lines, in the order they appear."""
     return [m.group(0) for line in lines for m in [re.search(rf"\b{prefix} \d+\b", line)] if m]
@@ -90,7 +83,7 @@ def test_a_killed_node_loses_and_doubles_nothing(run_server, redis_server, tmp_p
     bob = text_user(b.address, "bob")
     to_a = OneWayProxy(a.address)  # the TUI reaches node A through it
     transcript = tmp_path / "tui.log"
-    command = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "selchat.client",
+    command = [sys.executable, "-m", "selchat.client",
                "--nick", "tuiuser", "--log-file", str(transcript),
                "--server", f"127.0.0.1:{to_a.port}", "--server", f"{b.host}:{b.port}"]
     tmux = Tmux(command, width=160, height=50)
@@ -101,19 +94,19 @@ def test_a_killed_node_loses_and_doubles_nothing(run_server, redis_server, tmp_p
             bob.send_line(f"bob {n}")
         tmux.wait_for("<bob> bob 5")
         for n in range(1, 4):
-            type_line(tmux, f"tui {n}")
+            tmux.type(f"tui {n}")
         tmux.wait_for("✓ <tuiuser> tui 3")
 
         # Node A takes "tui 4" (bob hears it) and dies before its copy reaches the TUI: B will
         # replay it to the TUI without its id, and answer its re-send with the stored copy.
         to_a.muted.set()
-        type_line(tmux, "tui 4")
+        tmux.type("tui 4")
         bob.expect(r"^<tuiuser> tui 4$")
         a.proc.send_signal(signal.SIGKILL)
         for n in range(6, 16):  # bob talks on while the TUI has no node
             bob.send_line(f"bob {n}")
         for n in range(5, 8):  # and the TUI user types on
-            type_line(tmux, f"tui {n}")
+            tmux.type(f"tui {n}")
 
         tmux.wait_for(f"now on {b.host}:{b.port} (failed over from 127.0.0.1:{to_a.port})")
         tmux.wait_for(f"connected  │ {b.host}:{b.port}")

@@ -8,7 +8,7 @@ import signal
 from conftest import FAST, delivered, running
 from selchat.client.net import ChatClient
 from selchat.client.failover import ServerAddress
-from selchat.client.session import ChatLine, ConnectionState, Notice, StatusChanged, Welcome
+from selchat.client.session import ChatLine, ConnectionState, NickChanged, Notice, StatusChanged, Welcome
 
 
 def on(port):
@@ -76,3 +76,18 @@ async def test_when_both_are_down_it_goes_round_until_one_is_back(run_server, re
     assert tried[:4] == [a.port, b.port, a.port, b.port]
     rounds = [e for e in recorder.events if isinstance(e, StatusChanged) and e.retry_in]
     assert rounds, "a whole round that failed is followed by a backoff wait"
+
+
+async def test_a_nick_still_held_elsewhere_is_taken_back_once_its_holder_leaves(run_server, recorder, json_peer):
+    # The stale holder stands in for our connection on a dead node, not reaped yet.
+    server = run_server()
+    stale = await json_peer(server.host, server.port, "alice")
+    client = ChatClient(server.host, server.port, "alice", recorder, backoff=FAST)
+    async with running(client):
+        welcome = await recorder.wait_for(lambda e: isinstance(e, Welcome))
+        assert welcome.nick != "alice"
+        await recorder.wait_for(lambda e: getattr(e, "code", None) == "nick_in_use")  # the re-claim
+        assert client.session.wanted_nick == "alice"
+        stale.send({"type": "quit", "reason": "reaped"})
+        await recorder.wait_for(lambda e: isinstance(e, NickChanged) and e.new == "alice")
+        assert client.session.nick == "alice"

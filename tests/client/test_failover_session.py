@@ -125,3 +125,52 @@ def test_a_resume_notice_is_never_skipped_by_a_flood_that_outruns_the_screen():
     assert isinstance(events[0], Notice) and events[0].code == "history_reset"
     assert isinstance(events[1], Skipped) and events[1].count == 91  # the plain notice went too
     assert [e.text for e in events[2:]] == [f"flood {n}" for n in range(90, 100)]
+
+
+def nick_requests(step) -> list[str]:
+    return [m["nick"] for m in map(json.loads, step.data.splitlines()) if m["type"] == "nick"]
+
+
+def came_back_as_alice_(session: ClientSession) -> None:
+    """Fail over to a node that still holds alice for the dead node's connection."""
+    welcome(session, 0.0)
+    session.connection_lost("connection reset")
+    _, written = welcome(session, 1.0, nick="alice_")
+    reclaim = [m for m in written if m["type"] == "nick"]
+    assert [m["nick"] for m in reclaim] == ["alice"]
+    session.receive(encode({"type": "error", "code": "nick_in_use", "message": 'nick "alice" is in use',
+                            "id": reclaim[0]["id"]}), 1.5)
+
+
+def test_a_nick_held_by_our_dead_connection_is_taken_back_when_it_leaves():
+    # irssi's and ZNC's keepnick: the nick is still wanted after the first re-claim failed, and
+    # asked for again the moment its holder (our old connection, reaped) leaves.
+    session = ClientSession("alice")
+    came_back_as_alice_(session)
+    assert session.nick == "alice_" and session.wanted_nick == "alice"
+    assert nick_requests(session.receive(encode({"type": "leave", "nick": "bob"}), 2.0)) == []
+    step = session.receive(encode({"type": "leave", "nick": "Alice", "reason": "node lost"}), 3.0)
+    assert nick_requests(step) == ["alice"]
+    session.receive(encode({"type": "nick", "old": "alice_", "new": "alice"}), 3.1)
+    assert session.nick == "alice"
+    # Ours again: another alice leaving (a replay, say) asks for nothing.
+    assert nick_requests(session.receive(encode({"type": "leave", "nick": "alice"}), 4.0)) == []
+
+
+def test_a_held_nick_freed_by_a_rename_or_in_a_large_room_summary_is_taken_back():
+    for freed in ({"type": "nick", "old": "alice", "new": "alice_away"},
+                  {"type": "presence", "joined": [], "left": ["carol", "alice"], "joined_count": 0,
+                   "left_count": 9, "user_count": 40}):
+        session = ClientSession("alice")
+        came_back_as_alice_(session)
+        assert nick_requests(session.receive(encode(freed), 3.0)) == ["alice"], freed
+
+
+def test_a_nick_change_the_user_asked_for_and_failed_is_not_retried():
+    session = ClientSession("alice")
+    welcome(session, 0.0)
+    request = json.loads(session.change_nick("bob"))
+    session.receive(encode({"type": "error", "code": "nick_in_use", "message": 'nick "bob" is in use',
+                            "id": request["id"]}), 1.0)
+    assert session.wanted_nick == "alice"
+    assert nick_requests(session.receive(encode({"type": "leave", "nick": "bob"}), 2.0)) == []

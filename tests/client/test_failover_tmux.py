@@ -20,8 +20,7 @@ def test_the_tui_fails_over_to_the_other_server_and_says_so(run_server):
     a, b = run_server(), run_server()
     carol = text_user(b.address, "carol")
     carol.send_line("said on B before the TUI came")
-    # Without the test process's COLUMNS=80 and LINES=24, which Textual would draw at.
-    command = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "selchat.client",
+    command = [sys.executable, "-m", "selchat.client",
                "--nick", "tuiuser", "--server", f"{a.host}:{a.port}", "--server", f"{b.host}:{b.port}"]
     tmux = Tmux(command, width=160)  # wide enough that no line the test looks for wraps
     try:

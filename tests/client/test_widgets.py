@@ -12,7 +12,7 @@ from textual.geometry import Offset
 from textual.selection import Selection
 
 import scenes
-from conftest import log_text
+from conftest import log_text, wait_until
 from selchat.client import palette
 from selchat.client.session import ChatLine, ConnectionState
 
@@ -72,6 +72,42 @@ async def test_tab_completes_letters_that_arrived_in_the_same_read():
         await pilot.pause()
         await pilot.pause()
         assert app.chat_input.value == "rob2: hi rob2 "
+
+
+def sent_texts(app) -> list[str]:
+    return [line.text for line in app.client.session.outbox.values()]
+
+
+def keys_of(text: str) -> list[str]:
+    return ["space" if char == " " else char for char in text]
+
+
+async def test_lines_typed_in_one_read_are_sent_whole_each_once_in_order():
+    # Enter is a binding: it ran at the App after the keys behind it had reached the input
+    # (`a1` Enter `a2` Enter sent `a1a2`, twice).
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "bob")
+        send_keys_in_one_read(app, *keys_of("a1"), "enter", *keys_of("a2"), "enter",
+                              *keys_of("a3"), "enter", *keys_of("end"), "enter")
+        await wait_until(pilot, lambda: "end" in " ".join(sent_texts(app)), what="the last line")
+        assert sent_texts(app) == ["a1", "a2", "a3", "end"]
+        assert app.chat_input.value == ""
+        assert app.chat_input.history == ["a1", "a2", "a3", "end"]
+
+
+async def test_editing_keys_in_one_read_apply_where_they_were_typed():
+    app = scenes.make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await welcome(pilot, "rob2")
+        send_keys_in_one_read(app, "b", "a", "backspace", "c", "left", "x", "end", "space",
+                              "r", "o", "tab", "h", "i", "enter")
+        await wait_until(pilot, lambda: bool(sent_texts(app)), what="the line")
+        assert sent_texts(app) == ["bxc rob2 hi"]
+        # Up then Enter: the line Up brought back, not what came before or after it.
+        send_keys_in_one_read(app, "up", "enter", "z", "enter")
+        await wait_until(pilot, lambda: "z" in sent_texts(app), what="the last line")
+        assert sent_texts(app) == ["bxc rob2 hi", "bxc rob2 hi", "z"]
 
 
 # -- 7. Ctrl+L redraws and keeps the conversation ------------------------------------------------------
