@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also serve IRC clients (irssi, WeeChat...) on this port, the room as #selchat; "
                              "0 picks a free one (chat mode only; default: off)")
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
+    cluster = parser.add_argument_group("cluster (docs/cluster.md; needs selchat[cluster])")
+    cluster.add_argument("--broker", metavar="URL",
+                         help="share the room with every node on this Redis: redis://[[user]:password@]HOST"
+                              "[:PORT][/DB], rediss:// for TLS (chat mode only; default: off, one process)")
+    cluster.add_argument("--room", default="selchat",
+                         help="the room's name in Redis, so one Redis can hold several (default: %(default)s)")
+    cluster.add_argument("--node-id", metavar="ID",
+                         help="this node's name in the cluster (default: host-pid-random, unique per process)")
     limits = parser.add_argument_group("abuse limits (0 turns a limit off)")
     limits.add_argument("--rate", type=float, default=None,
                         help="lines a second one connection may send on average; faster lines are "
@@ -174,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, ssl.SSLError) as exc:
         log.error("%s", exc)
         return 2
+    cluster = None
+    if args.broker is not None:
+        from .cluster.serve import ClusterSetupError, cluster_settings
+        try:
+            cluster = cluster_settings(args.broker, args.room, args.node_id, args.mode, args.history)
+        except ClusterSetupError as exc:
+            log.error("%s", exc)
+            return 2
     selector = BACKENDS[args.backend]()
     reactor = Reactor(selector, max_sendq=args.max_sendq, max_per_peer=args.max_per_ip,
                       count_loopback=args.count_loopback, trace=args.trace,
@@ -184,9 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror)
         return 1
-    room = Room(Mode(args.mode), history=args.history, max_line=args.max_line,
-                server_name=f"selchat {__version__}", password=password)
+    if cluster is None:
+        room = Room(Mode(args.mode), history=args.history, max_line=args.max_line,
+                    server_name=f"selchat {__version__}", password=password)
+    else:
+        from .cluster.room import ClusterRoom
+        room = ClusterRoom(history=args.history, max_line=args.max_line,
+                           server_name=f"selchat {__version__}", password=password)
     service = Service(reactor, room, rate=args.rate, burst=args.burst, idle_timeout=args.idle_timeout)
+    if cluster is not None:
+        from .cluster import serve
+        serve.start(cluster, reactor, service)
+        log.info("cluster: room %s on %s as node %s", args.room, cluster.config.url,
+                 cluster.config.node_id)
     reactor.listen(listener, service.make_session, tls)
     if args.irc_port is not None:  # IRC (server/irc/): the same room on its own port, logged first
         if room.mode is not Mode.CHAT:
@@ -199,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             log.error("cannot listen for IRC on %s:%d: %s", args.host, args.irc_port, exc.strerror)
             return 1
-        gateway = IrcGateway(service, ServerInfo(version=f"selchat-{__version__}"))
+        channel = f"#{args.room}" if cluster is not None else "#selchat"
+        gateway = IrcGateway(service, ServerInfo(version=f"selchat-{__version__}", channel=channel,
+                                                 motd=(f"one room: /join {channel}",)))
         reactor.listen(irc_listener, gateway.make_session, tls)
         irc_host, irc_port = irc_listener.getsockname()[:2]
-        log.info("irc on %s:%d (#selchat%s%s)", irc_host, irc_port, ", tls" if tls else "",
+        log.info("irc on %s:%d (%s%s%s)", irc_host, irc_port, channel, ", tls" if tls else "",
                  ", password" if password else "")
     for signum in (signal.SIGINT, signal.SIGTERM):
         reactor.add_signal_handler(signum, service.shutdown)

@@ -37,6 +37,10 @@ class Reactor(Loop):
                  refusal: Callable[[str], bytes] = plain_refusal, trace: bool = False,
                  sendq_grace: float = SENDQ_GRACE) -> None:
         super().__init__(selector)
+        # End-of-turn work that writes to connections (the cluster's Redis links): it must run
+        # before the connections' flush, so what it writes leaves in this turn's send().
+        self._before_flush: list[tuple[Callable[[], None], Callable[[], bool] | None]] = []
+        self.add_end_of_turn(self._run_before_flush, self._before_flush_has_work)
         self.conns = Connections(self, max_sendq=max_sendq, sendq_grace=sendq_grace)
         self.acceptor = Acceptor(self, self.conns, max_connections=max_connections,
                                  max_per_peer=max_per_peer, count_loopback=count_loopback,
@@ -46,6 +50,18 @@ class Reactor(Loop):
         self.conns.on_close(self._dial_failed)
         if trace:
             self.on_turn = self._trace
+
+    def before_flush(self, hook: Callable[[], None], has_work: Callable[[], bool] | None = None) -> None:
+        """Run `hook()` at the end of every turn, before the connections send what was queued
+        (`has_work()` true: the loop does not sleep, as for `add_end_of_turn`)."""
+        self._before_flush.append((hook, has_work))
+
+    def _run_before_flush(self) -> None:
+        for hook, _ in self._before_flush:
+            hook()
+
+    def _before_flush_has_work(self) -> bool:
+        return any(has_work is not None and has_work() for _, has_work in self._before_flush)
 
     def listen(self, sock: socket.socket, make_handler: Callable[[Transport], object],
                tls: ssl.SSLContext | None = None) -> None:

@@ -41,6 +41,9 @@ class Service:
         self.idle_timeout = idle_timeout  # seconds without a complete line, 0 for none
         self.shutting_down = False
         self.forced = False
+        # Cluster mode: the NodeBridge whose Redis links close last at shutdown, once the
+        # leaves of this node's users are written (server/cluster/bridge.py).
+        self.broker = None
         if room.announces_presence:
             self.clock.call_later(PRESENCE_INTERVAL, self._presence_tick)
         if idle_timeout:
@@ -151,6 +154,9 @@ class Service:
         for session in self.sessions():
             session.say(notice)
             session.transport.close("server shutting down")
+        if self.broker is not None:
+            self.broker.on_closed = self.stop_if_drained
+            self.broker.shutdown()
         # Each session's connection_lost checks whether it was the last; this first check runs
         # next turn, after the connections closed in this one (some have no session to tell us).
         self.clock.call_later(0, self.stop_if_drained)

@@ -164,6 +164,22 @@ class ClusterNode:
         return self._paused_reason is not None
 
     @property
+    def paused_reason(self) -> str | None:
+        return self._paused_reason
+
+    @property
+    def has_work(self) -> bool:
+        """Outputs or bytes waiting for the loop (so it must not sleep in select())."""
+        return bool(self._outputs) or any(s.link is not None and s.link.has_data
+                                          for s in self._slots.values())
+
+    @property
+    def busy(self) -> bool:
+        """Commands on `cmd` still unanswered, or lines held: what a clean shutdown waits for."""
+        link = self._slots["cmd"].link
+        return bool(self._held) or (link is not None and self._slots["cmd"].ready and link.pending > 0)
+
+    @property
     def ready(self) -> bool:
         """Both links up and a snapshot taken: the room can accept members."""
         return not self.paused and self.epoch is not None and self._slots["feed"].ready

@@ -187,6 +187,11 @@ class RedisLink:
         self._outbound.append(self._pack(tuple(command)))
         self._pending.append(callback)
 
+    @property
+    def has_data(self) -> bool:
+        """Commands queued and not yet taken by data_to_send()."""
+        return bool(self._outbound)
+
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, as one buffer for one send()."""
         if not self._outbound:

@@ -1,0 +1,442 @@
+"""ClusterRoom: the chat room of one node of a cluster, whose order and presence live in Redis.
+
+It is a ChatRoom whose decisions the stream makes: a nick is the member's once the node's claim
+says so, a line is shown (to its sender too) when it comes back from the stream, in stream order,
+and `who`, `welcome.users` and presence summaries list every node's members (a mirror built from
+the node's Snapshot and the join, leave and nick events that follow). Still pure bookkeeping: the
+requests it makes go to the ClusterNode, and what the node answers comes back through
+`cluster_event()` (from NodeBridge), which returns what to send like every other room method.
+
+While a member's nick claim (a join or a rename) or its resume read is under way, its requests
+wait in order and are handled once it is done (pings, help and quit are answered at once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from selchat.wire.resume import sid_after
+from selchat.wire.text import NICK_MAX, clean
+
+from .. import events as ev
+from ..chat import nothing_visible
+from ..members import EVERYONE, AllExcept, Member, Mode, Outgoing
+from ..resume import _id_key, new_session
+from ..room import LARGE_ROOM, RESUME_NOTICES, WELCOME_USERS_MAX, ChatRoom, _Tally
+from . import outputs as out
+from .room_log import StreamEvent
+
+UNAVAILABLE = "chat unavailable: the broker is down"
+# Requests answered at once even while the member's claim is under way.
+_AT_ONCE = (ev.Ping, ev.Pong, ev.Help, ev.Quit)
+_REMOTE = Member("")  # a nick held on another node, for _set_nick's "in use" check
+
+
+@dataclass
+class _Pending:
+    """A member whose claim (stage "join" or "nick") or resume read ("replay") is under way."""
+
+    stage: str
+    out: Outgoing = field(default_factory=list)  # said during the join, sent with the welcome
+    queue: list = field(default_factory=list)  # its requests meanwhile
+    since: tuple | None = None  # a resuming hello's (epoch, sid)
+    live: list = field(default_factory=list)  # room events that came during the replay read
+    request_id: object = None  # the /nick request's id
+
+
+class ClusterRoom(ChatRoom):
+    def __init__(self, history: int = 50, max_line: int = 8192, server_name: str = "selchat",
+                 password: str | None = None) -> None:
+        super().__init__(Mode.CHAT, history, max_line, server_name, password)
+        self.node = None
+        self.clock = None  # the loop's monotonic clock, which the node's deadlines run on
+        self.everyone: dict[str, tuple[str, str]] = {}  # nick key -> (nick, node), every node's
+        self._pending: dict[Member, _Pending] = {}
+        self._waiting: dict[Member, None] = {}  # claims the broker could not take: retried
+        self._posts: dict[tuple[str, str], tuple[Member, object]] = {}  # own lines in flight
+        self._own_sessions: dict[Member, str] = {}  # text and IRC members' session tokens
+        self._joins = _Tally()  # joins held back in a large room (leaves: ChatRoom's _leaves)
+        self._nick_request = None
+
+    def attach(self, node, clock) -> None:
+        self.node, self.clock = node, clock
+
+    @property
+    def epoch(self) -> str:
+        return self.node.epoch if self.node is not None and self.node.epoch else ""
+
+    def _mono(self) -> float:
+        return self.clock.now
+
+    def _session_of(self, member: Member) -> str:
+        session = self._sessions.get(member)
+        if session is None:
+            session = self._own_sessions.get(member)
+            if session is None:
+                session = self._own_sessions[member] = new_session()
+        return session
+
+    # --- joining: the nick is claimed first ------------------------------------------------
+
+    def _enter(self, member: Member, now: float, said: Outgoing) -> Outgoing:
+        since = self._since[:2] if self._since else None
+        self._pending[member] = _Pending("join", said, since=since)
+        return self._claim(member, now)
+
+    def _claim(self, member: Member, now: float) -> Outgoing:
+        self.node.claim(("join", member, self._session_of(member)), member.nick, self._mono(),
+                        session=self._session_of(member), ts=int(now * 1000))
+        return []
+
+    def greet_silently(self, member: Member, now: float) -> Outgoing:
+        return self.join(member, now)  # a cluster claim always writes a join: no quiet members
+
+    def _spoke(self, member: Member, now: float) -> Outgoing:
+        return []
+
+    def late_hello(self, member: Member, hello: ev.Hello, now: float) -> Outgoing:
+        member.json = True
+        self._sessions[member] = hello.session or self._own_sessions.get(member) or new_session()
+        greeting: Outgoing = [(member, self.welcome(member))] + self.catch_up(member)
+        if hello.nick is not None and hello.nick.strip() != member.nick:
+            greeting += self.handle(member, ev.SetNick(hello.nick.strip()), now)
+        return greeting
+
+    def handle(self, member: Member, request, now: float) -> Outgoing:
+        pending = self._pending.get(member)
+        if pending is not None and type(request) not in _AT_ONCE:
+            pending.queue.append(request)
+            return []
+        return super().handle(member, request, now)
+
+    def _admit(self, member: Member, now: float, first: Outgoing | None = None) -> Outgoing:
+        """The claim (and any replay) is done: the member is in, and its waiting requests run."""
+        pending = self._pending.pop(member)
+        answer: Outgoing = first if first is not None else [(member, self.welcome(member))] + \
+            pending.out + self.catch_up(member)
+        self.members.append(member)
+        return answer + self._run_queue(member, pending.queue, now)
+
+    def _run_queue(self, member: Member, queue: list, now: float) -> Outgoing:
+        answer: Outgoing = []
+        while queue:
+            if member in self._pending:  # a queued /nick started a claim: the rest waits for it
+                self._pending[member].queue.extend(queue)
+                break
+            answer += self.handle(member, queue.pop(0), now)
+        return answer
+
+    def welcome(self, member: Member) -> ev.Welcome:
+        nicks = [nick for nick, _ in self.everyone.values()]
+        if member.nick.casefold() not in self.everyone:
+            nicks.append(member.nick)
+        return ev.Welcome(server=self.server_name, mode=self.mode.value, nick=member.nick,
+                          users=tuple(nicks[:WELCOME_USERS_MAX]), user_count=len(nicks),
+                          max_line=self.max_line, epoch=self.epoch, session=self._sessions.get(member))
+
+    def catch_up(self, member: Member) -> Outgoing:
+        if not self.history:
+            return []
+        return [(member, ev.History(tuple(_as_replay(e) for e in self.history)))]
+
+    def leave(self, member: Member, reason: str, now: float) -> Outgoing:
+        self.nicks.remove(member)
+        session = self._sessions.pop(member, None) or self._own_sessions.pop(member, None)
+        pending = self._pending.pop(member, None)
+        self._waiting.pop(member, None)
+        if not member.joined:
+            return []
+        member.joined = False
+        if member in self.members:
+            self.members.remove(member)
+        # A claim still under way releases itself when it is answered (see _claimed).
+        if (pending is None or pending.stage == "replay") and session is not None:
+            self.node.release(member.nick, self._mono(), session=session, reason=clean(reason),
+                              ts=int(now * 1000))
+        return []
+
+    # --- requests --------------------------------------------------------------------------
+
+    def _speak(self, member: Member, kind: type[ev.ChatLine], request, now: float) -> Outgoing:
+        text = clean(request.text)
+        if not text.strip():
+            return nothing_visible(member, request, kind is ev.Message)
+        session = self._session_of(member)
+        request_id = "" if request.id is None else _id_key(request.id)
+        if request_id:
+            self._posts[(session, request_id)] = (member, request.id)
+        self.node.post(("post", member, request.id, kind, text), "message" if kind is ev.Message else "action",
+                       member.nick,
+                       text, self._mono(), session=session, request_id=request_id,
+                       ts=int(now * 1000))
+        return []
+
+    def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:
+        target = self.nicks.holder(request.to)
+        remote = self.everyone.get(request.to.strip().casefold())
+        if (target is not None and target.joined) or remote is None:
+            return super()._whisper(member, request, now)  # here, or nowhere: as one process
+        text = clean(request.text)
+        if not text.strip():
+            return nothing_visible(member, request, False)
+        to = remote[0]
+        self.node.private(("private", member, request.id, to, text), member.nick, to, text,
+                          self._mono(), session=self._session_of(member), ts=int(now * 1000))
+        return []
+
+    def _set_nick(self, member: Member, request: ev.SetNick, now: float) -> Outgoing:
+        self._nick_request = request.id
+        try:
+            return super()._set_nick(member, request, now)
+        finally:
+            self._nick_request = None
+
+    def _nick_holder(self, nick: str) -> Member | None:
+        holder = self.nicks.holder(nick)
+        if holder is None and nick.casefold() in self.everyone:
+            return _REMOTE  # (one of our own members, renamed meanwhile, is found locally)
+        return holder
+
+    def _renamed(self, member: Member, nick: str, now: float) -> Outgoing:
+        session = self._session_of(member)
+        self._pending[member] = _Pending("nick", request_id=self._nick_request)
+        self.node.claim(("nick", member, session, member.nick), nick, self._mono(), session=session,
+                        old_nick=member.nick, ts=int(now * 1000))
+        return []
+
+    def _who(self, member: Member, request: ev.Who, now: float) -> Outgoing:
+        nicks = tuple(nick for nick, _ in self.everyone.values())
+        return [(member, ev.Users(nicks, len(nicks)))]
+
+    _handlers = {**ChatRoom._handlers, ev.SetNick: _set_nick, ev.Who: _who,
+                 ev.Whisper: _whisper}
+
+    def presence_summary(self) -> Outgoing:
+        if not (self._joins.count or self._leaves.count):
+            return []
+        joined, joined_count = self._joins.take()
+        left, left_count = self._leaves.take()
+        return [(EVERYONE, ev.Presence(joined, left, joined_count, left_count, len(self.everyone)))]
+
+    # --- what the node says ----------------------------------------------------------------
+
+    def cluster_turn(self, now: float) -> Outgoing:
+        """Each loop turn: claims the broker could not take are tried again once it is back."""
+        if not self._waiting or not self.node.ready:
+            return []
+        waiting, self._waiting = list(self._waiting), {}
+        answer: Outgoing = []
+        for member in waiting:
+            if member in self._pending:
+                answer += self._claim(member, now)
+        return answer
+
+    def cluster_event(self, item, now: float) -> Outgoing:
+        handler = _EVENT_HANDLERS.get(type(item))
+        return handler(self, item, now) if handler is not None else []
+
+    def _delivered(self, item: out.Delivered, now: float) -> Outgoing:
+        event = item.event
+        shown, recipients = self._room_event(event)
+        if shown is None:
+            return []
+        for pending in self._pending.values():
+            if pending.stage == "replay":
+                pending.live.append(shown)
+        if recipients is None:
+            return []
+        return recipients
+
+    def _room_event(self, e: StreamEvent):
+        """The chat event for a stream event, and to whom (None: held for the presence summary)."""
+        ts = e.ts / 1000 if e.ts else None
+        key = e.nick.casefold()
+        large = len(self.everyone) >= LARGE_ROOM
+        if e.kind in ("message", "action"):
+            line = (ev.Message if e.kind == "message" else ev.Action)(e.nick, e.text, ts, sid=e.sid)
+            self.history.append(line)
+            own = self._posts.pop((e.session, e.request_id), None) if e.request_id else None
+            if own is not None and own[0] in self.members:
+                sender, request_id = own
+                return line, [(AllExcept(sender), line),
+                              (sender, dataclasses.replace(line, id=request_id))]
+            return line, [(EVERYONE, line)]
+        if e.kind == "join":
+            self.everyone[key] = (e.nick, e.node)
+            if large:
+                self._joins.add(e.nick)
+            return ev.Joined(e.nick, ts, sid=e.sid), None if large else [(EVERYONE, ev.Joined(e.nick, ts, sid=e.sid))]
+        if e.kind == "leave":
+            self.everyone.pop(key, None)
+            left = ev.Left(e.nick, e.reason, ts, sid=e.sid)
+            if large:
+                self._leaves.add(e.nick)
+            return left, None if large else [(EVERYONE, left)]
+        if e.kind == "nick":
+            previous = self.everyone.pop(e.old_nick.casefold(), None)
+            self.everyone[key] = (e.nick, previous[1] if previous else e.node)
+            changed = ev.NickChanged(e.old_nick, e.nick, ts, sid=e.sid)
+            return changed, [(EVERYONE, changed)]
+        return None, None
+
+    def _snapshot(self, item: out.Snapshot, now: float) -> Outgoing:
+        self.everyone = {nick.casefold(): (nick, node) for nick, node in item.members}
+        self.history.clear()
+        for e in item.history:
+            if e.kind in ("message", "action"):
+                kind = ev.Message if e.kind == "message" else ev.Action
+                self.history.append(kind(e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid))
+        if item.gap and self.members:
+            return [(EVERYONE, RESUME_NOTICES["gap"])] + [
+                (m, c) for m in self.members for _, c in self.catch_up(m)]
+        return []
+
+    def _epoch_changed(self, item: out.EpochChanged, now: float) -> Outgoing:
+        self.history.clear()
+        self.everyone = {}  # the node re-claims its members; every node's joins rebuild this
+        return [(EVERYONE, RESUME_NOTICES["reset"])] if item.old and self.members else []
+
+    def _claim_done(self, item: out.ClaimDone, now: float) -> Outgoing:
+        stage, member, session, *rest = item.handle
+        pending = self._pending.get(member)
+        ok = item.status in ("claimed", "reclaimed")
+        if pending is None or pending.stage != stage:  # it left meanwhile: give the nick back
+            if ok or stage == "nick":
+                self.node.release(item.nick if ok else rest[0], self._mono(), session=session,
+                                  reason="left", ts=int(now * 1000))
+            return []
+        if stage == "nick":
+            del self._pending[member]
+            if ok:
+                self._rename(member, item.nick)  # everyone (this member too) sees the nick event
+                answer: Outgoing = []
+            elif item.status == "taken":
+                answer = [(member, ev.Error("nick_in_use", f'nick "{item.nick}" is in use',
+                                            pending.request_id))]
+            else:
+                answer = [(member, ev.Error("unavailable", UNAVAILABLE, pending.request_id))]
+            return answer + self._run_queue(member, pending.queue, now)
+        if item.status == "taken":  # the same fix-up as a clash in one process: "_" until free
+            self._rename(member, self._next_nick(member.nick))
+            return self._claim(member, now)
+        if not ok:  # the broker is away: the join waits for it (see cluster_turn)
+            self._waiting[member] = None
+            return [(member, ev.Notice("chat paused: waiting for the broker to join you", "paused"))]
+        if pending.since is None:
+            return self._admit(member, now)
+        pending.stage = "replay"
+        self.node.replay_after(("replay", member, session), *pending.since, self._mono())
+        return []
+
+    def _next_nick(self, nick: str) -> str:
+        candidate = nick + "_"
+        while len(candidate) <= NICK_MAX:
+            if self.nicks.holder(candidate) is None and candidate.casefold() not in self.everyone:
+                return candidate
+            candidate += "_"
+        return self.nicks.guest_nick()
+
+    def _replayed(self, item: out.Replay, now: float) -> Outgoing:
+        _, member, _ = item.handle
+        pending = self._pending.get(member)
+        if pending is None or pending.stage != "replay":
+            return []
+        answer: Outgoing = [(member, self.welcome(member))] + pending.out
+        last = None
+        if item.status == "ok":
+            for e in item.events:
+                shown, _ = self._replay_event(e)
+                if shown is not None:
+                    answer.append((member, shown))
+                last = e.sid
+        else:
+            answer.append((member, RESUME_NOTICES.get(item.status, RESUME_NOTICES["gap"])))
+            lines = tuple(_as_replay(self._line(e)) for e in item.events if e.kind in ("message", "action"))
+            if lines:
+                answer.append((member, ev.History(lines)))
+            last = item.events[-1].sid if item.events else None
+        for shown in pending.live:  # what the feed brought while the replay was read
+            if last is None or sid_after(shown.sid, last):
+                answer.append((member, shown))
+        return self._admit(member, now, answer)
+
+    def _replay_event(self, e: StreamEvent):
+        ts = e.ts / 1000 if e.ts else None
+        if e.kind in ("message", "action"):
+            return _as_replay(self._line(e)), None
+        if e.kind == "join":
+            return ev.Joined(e.nick, ts, sid=e.sid), None
+        if e.kind == "leave":
+            return ev.Left(e.nick, e.reason, ts, sid=e.sid), None
+        if e.kind == "nick":
+            return ev.NickChanged(e.old_nick, e.nick, ts, sid=e.sid), None
+        return None, None
+
+    @staticmethod
+    def _line(e: StreamEvent) -> ev.ChatLine:
+        kind = ev.Message if e.kind == "message" else ev.Action
+        return kind(e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid)
+
+    def _posted(self, item: out.Posted, now: float) -> Outgoing:
+        _, member, request_id, kind, text = item.handle
+        if not item.repeated or request_id is None:
+            return []
+        # Re-sent after a drop and stored once before: the sender is told again, nobody else.
+        self._posts.pop((self._session_of(member), _id_key(request_id)), None)
+        if member not in self.members:
+            return []
+        return [(member, kind(member.nick, text, now, id=request_id, sid=item.sid))]
+
+    def _refused(self, item: out.Refused, now: float) -> Outgoing:
+        _, member, request_id, _, _ = item.handle
+        if request_id is not None:
+            self._posts.pop((self._session_of(member), _id_key(request_id)), None)
+        if member not in self.members:
+            return []
+        return [(member, ev.Error("unavailable", item.reason, request_id))]
+
+    def _private_done(self, item: out.PrivateDone, now: float) -> Outgoing:
+        _, member, request_id, to, text = item.handle
+        if member not in self.members:
+            return []
+        if item.status == "sent":
+            return [(member, ev.Private(member.nick, to, text, now, request_id, confirmation=True))]
+        if item.status == "nosuch":
+            return [(member, ev.Error("no_such_nick", f"no such nick: {to}", request_id))]
+        return [(member, ev.Error("unavailable", UNAVAILABLE, request_id))]
+
+    def _private_delivered(self, item: out.PrivateDelivered, now: float) -> Outgoing:
+        e = item.event
+        target = self.nicks.holder(e.to)
+        if target is None or target not in self.members:
+            return []
+        return [(target, ev.Private(e.nick, target.nick, e.text, e.ts / 1000 if e.ts else None))]
+
+    def _paused(self, item: out.Paused, now: float) -> Outgoing:
+        return [(EVERYONE, ev.Notice(f"chat paused: {item.reason}", "paused"))]
+
+    def _resumed(self, item: out.Resumed, now: float) -> Outgoing:
+        return [(EVERYONE, ev.Notice("chat resumed", "resumed"))]
+
+    def _nick_lost(self, item: out.NickLost, now: float) -> Outgoing:
+        member = self.nicks.holder(item.nick)
+        if member is None or member not in self.members:
+            return []
+        # Someone took the nick while the broker had forgotten it: this member must come back.
+        return [(member, ev.Notice(f"your nick {item.nick} was taken while the broker was away: "
+                                   "reconnect", "nick_lost")), (member, ev.Disconnect("nick lost"))]
+
+
+_EVENT_HANDLERS = {
+    out.Delivered: ClusterRoom._delivered, out.Snapshot: ClusterRoom._snapshot,
+    out.EpochChanged: ClusterRoom._epoch_changed, out.ClaimDone: ClusterRoom._claim_done,
+    out.Replay: ClusterRoom._replayed, out.Posted: ClusterRoom._posted,
+    out.Refused: ClusterRoom._refused, out.PrivateDone: ClusterRoom._private_done,
+    out.PrivateDelivered: ClusterRoom._private_delivered, out.Paused: ClusterRoom._paused,
+    out.Resumed: ClusterRoom._resumed, out.NickLost: ClusterRoom._nick_lost,
+}
+
+
+def _as_replay(event):
+    return dataclasses.replace(event, id=None, replay=True)
