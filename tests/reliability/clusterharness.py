@@ -71,7 +71,7 @@ class Cluster:
                 args += [flag, FAST_FLAGS[flag]]
         node = start_server(*args, *extra)
         self.nodes[node_id] = node
-        wait_ready(node)
+        wait_ready(node, node_id)
         return node
 
     def kill_node(self, node_id: str) -> None:
@@ -131,36 +131,10 @@ class Cluster:
         self.redis.stop()
 
 
-def wait_ready(node: ServerProcess, timeout: float = 15.0) -> None:
-    """Until the node has joined the cluster: a JSON hello gets a welcome with an epoch.
-
-    A node that listens before its broker links are up may refuse the first hellos
-    (`unavailable`); each attempt waits for the server's answer, there is no sleep."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        probe = LineClient(node.address, timeout=max(0.1, deadline - time.monotonic()))
-        try:
-            probe.send_json({"type": "hello", "protocol": 1, "nick": "probe"})
-            while True:
-                line = probe.expect(r"^\{", max(0.1, deadline - time.monotonic()))
-                event = json.loads(line)
-                if event.get("type") == "welcome" and event.get("epoch"):
-                    probe.send_json({"type": "quit"})
-                    probe.read_until_closed(max(0.1, deadline - time.monotonic()))
-                    return
-                if event.get("type") == "error":
-                    last = line
-                    break
-        except (EOFError, TimeoutError, OSError) as error:
-            last = str(error)
-        finally:
-            probe.close()
-        if node.proc.poll() is not None:
-            break
-        time.sleep(0.05)  # polling a refusal (as procinfo.wait_until does), not timing anything
-    raise TimeoutError(f"node {node.address} never welcomed a user with an epoch: {last}\n"
-                       + "\n".join(node.log[-20:]))
+def wait_ready(node: ServerProcess, node_id: str, timeout: float = 15.0) -> None:
+    """Until the node has joined the cluster (it logs `cluster: node ID ready` once both links
+    are up and it has the room's snapshot)."""
+    node.wait_for_log(rf"cluster: node {node_id} ready", timeout)
 
 
 class JsonUser:
@@ -169,6 +143,8 @@ class JsonUser:
     def __init__(self, node: ServerProcess, nick: str, *, session: str | None = None,
                  since: dict | None = None, timeout: float = 15.0):
         self.client = LineClient(node.address, timeout=timeout)
+        self._events: list[dict] = []
+        self._parsed = 0
         hello = {"type": "hello", "protocol": 1, "nick": nick}
         if session:
             hello["session"] = session
@@ -182,24 +158,57 @@ class JsonUser:
 
     @property
     def events(self) -> list[dict]:
-        return [json.loads(line) for line in self.client.lines if line.startswith("{")]
+        """Every JSON event received so far (read or not by expect), oldest first."""
+        lines = self.client.lines
+        while self._parsed < len(lines):
+            if lines[self._parsed].startswith("{"):
+                self._events.append(json.loads(lines[self._parsed]))
+            self._parsed += 1
+        return self._events
 
-    def of(self, kind: str, **fields) -> list[dict]:
-        return [e for e in self.events
+    def mark(self) -> int:
+        """A position in `events`, for `wait(..., after=mark)`: only what came later counts."""
+        return len(self.events)
+
+    def of(self, kind: str, after: int = 0, **fields) -> list[dict]:
+        return [e for e in self.events[after:]
                 if e.get("type") == kind and all(e.get(k) == v for k, v in fields.items())]
 
     def expect(self, kind: str, timeout: float | None = None, **fields) -> dict:
+        """The next event of this kind after those expect() already went past."""
         return self.client.expect_json(kind, timeout, **fields)
 
-    def expect_any(self, choices: list[tuple[str, dict]], timeout: float | None = None) -> dict:
-        """The next event matching one of (kind, fields)."""
+    def wait(self, kind: str, after: int = 0, timeout: float | None = None, **fields) -> dict:
+        """The first event at `after` or later that matches, read for if it has not come yet."""
+        return self.wait_any([(kind, fields)], after, timeout)
+
+    def wait_any(self, choices: list[tuple[str, dict]], after: int = 0,
+                 timeout: float | None = None) -> dict:
         deadline = time.monotonic() + (timeout or self.client.timeout)
         while True:
-            line = self.client.expect(r"^\{", max(0.001, deadline - time.monotonic()))
-            event = json.loads(line)
-            for kind, fields in choices:
-                if event.get("type") == kind and all(event.get(k) == v for k, v in fields.items()):
-                    return event
+            for event in self.events[after:]:
+                for kind, fields in choices:
+                    if event.get("type") == kind and all(event.get(k) == v for k, v in fields.items()):
+                        return event
+            after = len(self.events)
+            try:
+                self.client.expect(r"^\{", max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                raise TimeoutError(f"{self.nick}: no {choices} within the deadline; "
+                                   f"last events: {self.events[-8:]}") from None
+
+    def wait_acks(self, request_ids: list[str], timeout: float = 10.0) -> None:
+        """Read until this user's copy of every one of these lines has come (in any order)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = {e.get("id") for e in self.of("message", **{"from": self.nick})}
+            missing = [i for i in request_ids if i not in got]
+            if not missing:
+                return
+            try:
+                self.client.expect(r"^\{", max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                raise TimeoutError(f"{self.nick}: no copy of {missing} (of {len(request_ids)})") from None
 
     def say(self, text: str, request_id: str | None = None) -> str:
         if request_id is None:
