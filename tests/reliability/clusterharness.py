@@ -86,6 +86,14 @@ class Cluster:
 
     def start_redis_empty(self) -> None:
         """A new, empty redis-server on the same port (nothing was persisted)."""
+        dump = Path(self.redis.directory) / "dump.rdb"
+        if dump.exists():
+            dump.unlink()
+        self.redis.start(self.redis.port)
+
+    def start_redis_with_its_data(self) -> None:
+        """A new redis-server on the same port that loads what `SAVE` wrote (as AOF would)."""
+        assert (Path(self.redis.directory) / "dump.rdb").exists(), "SAVE first"
         self.redis.start(self.redis.port)
 
     def freeze_redis(self) -> None:
