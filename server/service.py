@@ -145,7 +145,8 @@ class Service:
             reactor.stop()
             return
         self.shutting_down = True
-        log.info("shutting down: notifying %d connections", reactor.connection_count)
+        links = self.broker.open_links if self.broker is not None else 0  # Redis, not users
+        log.info("shutting down: notifying %d connections", reactor.connection_count - links)
         reactor.close_listeners()
         for transport in reactor.connections():
             if transport.handler is None:  # still in its TLS handshake: nothing to say yet

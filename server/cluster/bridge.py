@@ -107,7 +107,13 @@ class NodeBridge:
     def _arm_timer(self) -> None:
         when = self.node.next_timer()
         if self.closing:
-            when = min(when, self._close_by)
+            # No reconnects now (their retry times would spin the timer): only the deadline.
+            when = self._close_by if self.transports else None
+            if when is None:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = self._timer_at = None
+                return
         if self._timer is not None and self._timer_at == when:
             return
         if self._timer is not None:
@@ -160,7 +166,9 @@ class NodeBridge:
             self._close_by = self.reactor.now + SHUTDOWN_FLUSH
 
     def _maybe_close(self, now: float) -> None:
-        if self.transports and (now >= self._close_by or not self.node.busy):
+        # Users still connected have leaves to write yet; then wait for the broker's answers.
+        done = self.room.connected_count == 0 and not self.node.busy
+        if self.transports and (now >= self._close_by or done):
             for transport in list(self.transports.values()):
                 transport.close("shutting down")
 

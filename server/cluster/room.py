@@ -25,7 +25,7 @@ from ..members import EVERYONE, AllExcept, Member, Mode, Outgoing
 from ..resume import _id_key, new_session
 from ..room import LARGE_ROOM, RESUME_NOTICES, WELCOME_USERS_MAX, ChatRoom, _Tally
 from . import outputs as out
-from .room_log import StreamEvent
+from .shown import LINE_KINDS, chat_event, replayed
 
 UNAVAILABLE = "chat unavailable: the broker is down"
 # Requests answered at once even while the member's claim is under way.
@@ -58,6 +58,7 @@ class ClusterRoom(ChatRoom):
         self._own_sessions: dict[Member, str] = {}  # text and IRC members' session tokens
         self._joins = _Tally()  # joins held back in a large room (leaves: ChatRoom's _leaves)
         self._nick_request = None
+        self._snapshots = 0
 
     def attach(self, node, clock) -> None:
         self.node, self.clock = node, clock
@@ -138,7 +139,7 @@ class ClusterRoom(ChatRoom):
     def catch_up(self, member: Member) -> Outgoing:
         if not self.history:
             return []
-        return [(member, ev.History(tuple(_as_replay(e) for e in self.history)))]
+        return [(member, ev.History(tuple(replayed(e) for e in self.history)))]
 
     def leave(self, member: Member, reason: str, now: float) -> Outgoing:
         self.nicks.remove(member)
@@ -237,60 +238,66 @@ class ClusterRoom(ChatRoom):
         return handler(self, item, now) if handler is not None else []
 
     def _delivered(self, item: out.Delivered, now: float) -> Outgoing:
-        event = item.event
-        shown, recipients = self._room_event(event)
+        e = item.event
+        shown = chat_event(e)
         if shown is None:
             return []
         for pending in self._pending.values():
             if pending.stage == "replay":
-                pending.live.append(shown)
-        if recipients is None:
-            return []
-        return recipients
-
-    def _room_event(self, e: StreamEvent):
-        """The chat event for a stream event, and to whom (None: held for the presence summary)."""
-        ts = e.ts / 1000 if e.ts else None
+                pending.live.append(shown)  # shown to it after what the resume read found
         key = e.nick.casefold()
-        large = len(self.everyone) >= LARGE_ROOM
-        if e.kind in ("message", "action"):
-            line = (ev.Message if e.kind == "message" else ev.Action)(e.nick, e.text, ts, sid=e.sid)
-            self.history.append(line)
+        if e.kind in LINE_KINDS:
+            self.history.append(shown)
             own = self._posts.pop((e.session, e.request_id), None) if e.request_id else None
-            if own is not None and own[0] in self.members:
-                sender, request_id = own
-                return line, [(AllExcept(sender), line),
-                              (sender, dataclasses.replace(line, id=request_id))]
-            return line, [(EVERYONE, line)]
-        if e.kind == "join":
-            self.everyone[key] = (e.nick, e.node)
-            if large:
-                self._joins.add(e.nick)
-            return ev.Joined(e.nick, ts, sid=e.sid), None if large else [(EVERYONE, ev.Joined(e.nick, ts, sid=e.sid))]
-        if e.kind == "leave":
-            self.everyone.pop(key, None)
-            left = ev.Left(e.nick, e.reason, ts, sid=e.sid)
-            if large:
-                self._leaves.add(e.nick)
-            return left, None if large else [(EVERYONE, left)]
+            return self._line_out(shown, own)
         if e.kind == "nick":
             previous = self.everyone.pop(e.old_nick.casefold(), None)
             self.everyone[key] = (e.nick, previous[1] if previous else e.node)
-            changed = ev.NickChanged(e.old_nick, e.nick, ts, sid=e.sid)
-            return changed, [(EVERYONE, changed)]
-        return None, None
+            return [(EVERYONE, shown)]
+        large = len(self.everyone) >= LARGE_ROOM  # summed up once a second, as in one process
+        if e.kind == "join":
+            self.everyone[key] = (e.nick, e.node)
+            tally = self._joins
+        else:
+            self.everyone.pop(key, None)
+            tally = self._leaves
+        if large:
+            tally.add(e.nick)
+            return []
+        return [(EVERYONE, shown)]
+
+    def _line_out(self, line: ev.ChatLine, own: tuple | None) -> Outgoing:
+        """A line for everyone; if it is one of ours in flight, its sender's copy is tagged."""
+        if own is None or own[0] not in self.members:
+            return [(EVERYONE, line)]
+        sender, request_id = own
+        return [(AllExcept(sender), line), (sender, dataclasses.replace(line, id=request_id))]
 
     def _snapshot(self, item: out.Snapshot, now: float) -> Outgoing:
+        """The room as Redis has it. After the first (a reset or a gap), the events it covers
+        never come as Delivered: members get its history, and our own lines in flight in it are
+        shown now, live, their senders' copies tagged (never a line lost silently)."""
+        first, self._snapshots = self._snapshots == 0, self._snapshots + 1
         self.everyone = {nick.casefold(): (nick, node) for nick, node in item.members}
         self.history.clear()
+        shown: Outgoing = []
+        recent = []
         for e in item.history:
-            if e.kind in ("message", "action"):
-                kind = ev.Message if e.kind == "message" else ev.Action
-                self.history.append(kind(e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid))
-        if item.gap and self.members:
-            return [(EVERYONE, RESUME_NOTICES["gap"])] + [
-                (m, c) for m in self.members for _, c in self.catch_up(m)]
-        return []
+            line = chat_event(e)
+            if e.kind not in LINE_KINDS:
+                continue
+            self.history.append(line)
+            own = None if first or not e.request_id else self._posts.pop((e.session, e.request_id), None)
+            if own is not None and own[0] in self.members:
+                shown += self._line_out(line, own)
+            else:
+                recent.append(replayed(line))
+        if first or not self.members:
+            return []
+        answer: Outgoing = [(EVERYONE, RESUME_NOTICES["gap"])] if item.gap else []
+        if recent:
+            answer.append((EVERYONE, ev.History(tuple(recent))))
+        return answer + shown
 
     def _epoch_changed(self, item: out.EpochChanged, now: float) -> Outgoing:
         self.history.clear()
@@ -343,40 +350,22 @@ class ClusterRoom(ChatRoom):
         if pending is None or pending.stage != "replay":
             return []
         answer: Outgoing = [(member, self.welcome(member))] + pending.out
-        last = None
+        # What the client has seen up to: live events before it are in the replay (or its past).
+        last = item.events[-1].sid if item.events else pending.since[1] if item.status == "ok" else None
         if item.status == "ok":
-            for e in item.events:
-                shown, _ = self._replay_event(e)
-                if shown is not None:
-                    answer.append((member, shown))
-                last = e.sid
+            answer += [(member, replayed(shown)) for shown in map(chat_event, item.events)
+                       if shown is not None]
         else:
             answer.append((member, RESUME_NOTICES.get(item.status, RESUME_NOTICES["gap"])))
-            lines = tuple(_as_replay(self._line(e)) for e in item.events if e.kind in ("message", "action"))
+            lines = tuple(replayed(chat_event(e)) for e in item.events if e.kind in LINE_KINDS)
+            if item.status == "unavailable":  # the broker is away: what this node has
+                lines = tuple(map(replayed, self.history))
             if lines:
                 answer.append((member, ev.History(lines)))
-            last = item.events[-1].sid if item.events else None
         for shown in pending.live:  # what the feed brought while the replay was read
             if last is None or sid_after(shown.sid, last):
                 answer.append((member, shown))
         return self._admit(member, now, answer)
-
-    def _replay_event(self, e: StreamEvent):
-        ts = e.ts / 1000 if e.ts else None
-        if e.kind in ("message", "action"):
-            return _as_replay(self._line(e)), None
-        if e.kind == "join":
-            return ev.Joined(e.nick, ts, sid=e.sid), None
-        if e.kind == "leave":
-            return ev.Left(e.nick, e.reason, ts, sid=e.sid), None
-        if e.kind == "nick":
-            return ev.NickChanged(e.old_nick, e.nick, ts, sid=e.sid), None
-        return None, None
-
-    @staticmethod
-    def _line(e: StreamEvent) -> ev.ChatLine:
-        kind = ev.Message if e.kind == "message" else ev.Action
-        return kind(e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid)
 
     def _posted(self, item: out.Posted, now: float) -> Outgoing:
         _, member, request_id, kind, text = item.handle
@@ -437,6 +426,3 @@ _EVENT_HANDLERS = {
     out.Resumed: ClusterRoom._resumed, out.NickLost: ClusterRoom._nick_lost,
 }
 
-
-def _as_replay(event):
-    return dataclasses.replace(event, id=None, replay=True)

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from lineclient import LineClient, json_client
+from lineclient import LineClient, json_client, text_user
 from redis_fixture import RedisServer, require_hiredis
 from serverproc import start_server
 
@@ -23,8 +23,8 @@ def start_node(redis: RedisServer, node_id: str, *extra: str):
 
 @pytest.fixture(scope="module")
 def two_nodes(redis_server):
-    a = start_node(redis_server, "A")
-    b = start_node(redis_server, "B")
+    a = start_node(redis_server, "A", "--room", "lobby", "--irc-port", "0")
+    b = start_node(redis_server, "B", "--room", "lobby")
     yield a, b
     for node in (a, b):
         node.stop()
@@ -147,9 +147,12 @@ def test_a_newcomer_gets_the_history_after_every_node_restarted(redis_server):
     lee.send_json({"type": "message", "text": "and me"})
     for client in (kim, lee):
         client.expect_json("message", text="and me")
+    assert first.stop() == 0  # with kim still connected
+    # A node that stops writes its users' leaves before it goes (no wait for the reaper).
+    assert lee.expect_json("leave", nick="kim")["reason"] == "server shutting down"
     kim.close()
     lee.close()
-    assert first.stop() == 0 and second.stop() == 0
+    assert second.stop() == 0
     again = start_node(redis_server, "H3", "--room", "restarts")
     try:
         newcomer, welcome = json_client(again.address, "newcomer")
@@ -176,19 +179,49 @@ def test_a_stopped_redis_pauses_the_chat_and_no_line_is_lost_silently(tmp_path):
         mona.send_json({"type": "ping", "id": "still-here"})
         mona.expect_json("pong", id="still-here")  # connected, and the loop answers
         redis.start(redis.port)  # empty: a new epoch
-        notices, outcome = set(), None
-        while not ({"resumed", "history_reset"} <= notices and outcome):
+        notices, outcome, rejoined = set(), None, False
+        for _ in range(50):  # bounded: a node that flapped forever would fail here
+            if {"resumed", "history_reset"} <= notices and outcome:
+                break
             event = json.loads(mona.expect(r"^\{"))
             if event["type"] == "notice":
                 notices.add(event["code"])  # resumed, and history_reset: Redis came back empty
             elif event.get("id") == "m-1":  # the line: delivered once Redis is back, or refused
                 outcome = (event["type"], event.get("text") or event.get("code"))
+            elif event["type"] == "join":  # the node re-claims its users: presence rebuilt
+                rejoined = rejoined or event["nick"] == "mona"
         assert outcome in (("message", "typed meanwhile"), ("error", "unavailable"))
-        mona.expect_json("join", nick="mona")  # the node re-claims its users: presence rebuilt
+        # Presence rebuilt: the node re-claims its users, in the new snapshot or as a join after.
         mona.send_json({"type": "who"})
-        assert mona.expect_json("users")["users"] == ["mona"]
+        users = mona.expect_json("users")["users"]
+        if not rejoined and "mona" not in users:
+            mona.expect_json("join", nick="mona")
+            mona.send_json({"type": "who"})
+            users = mona.expect_json("users")["users"]
+        assert users == ["mona"]
         mona.close()
     finally:
         node.stop()
         redis.stop()
     assert not node.errors(), node.log
+
+
+def test_text_and_irc_users_share_the_room_across_nodes_as_its_channel(two_nodes):
+    a, b = two_nodes
+    tina = text_user(b.address, "tina")
+    irc = LineClient(a.irc_address)
+    irc.send_line("NICK ira")
+    irc.send_line("USER ira 0 * :Ira")
+    irc.expect(" 001 ira ")
+    irc.send_line("JOIN #lobby")  # the channel is the room's name (--room lobby)
+    names = irc.expect(r" 353 ira = #lobby :")
+    assert "tina" in names.split(":")[-1].split()
+    tina.expect(r"^\*\*\* ira has joined")
+    tina.send_line("hello irc")
+    irc.expect(r"^:tina!\S+ PRIVMSG #lobby :hello irc\r?$")
+    irc.send_line("PRIVMSG #lobby :hello text")
+    tina.expect(r"^<ira> hello text$")
+    irc.send_line("PRIVMSG tina :psst")
+    tina.expect(r"^\*ira\* psst$")
+    irc.close()
+    tina.close()

@@ -1,0 +1,118 @@
+"""ClusterRoom on a recording node: what it asks the node, and what it tells members when the
+node answers. Pure bookkeeping, no Redis (the end-to-end behaviour: test_cluster_server.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from selchat.server import events as ev
+from selchat.server.cluster import outputs as out
+from selchat.server.cluster.room import ClusterRoom
+from selchat.server.cluster.room_log import StreamEvent
+from selchat.server.room import LARGE_ROOM
+
+
+class RecordingNode:
+    """Records every request; the test answers them with the outputs a real node would give."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.epoch = "e1"
+        self.ready = True
+
+    def __getattr__(self, name):
+        if name in ("claim", "release", "post", "private", "replay_after"):
+            return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+        raise AttributeError(name)
+
+    def last(self, name: str) -> tuple:
+        return next(c for c in reversed(self.calls) if c[0] == name)
+
+
+def make_room() -> tuple[ClusterRoom, RecordingNode]:
+    room, node = ClusterRoom(), RecordingNode()
+    room.attach(node, SimpleNamespace(now=0.0))
+    room.cluster_event(out.Snapshot("e1", "0-0", (), ()), 0.0)
+    return room, node
+
+
+def inbox(room, outgoing) -> dict[str, list]:
+    got: dict[str, list] = {}
+    for recipients, event in outgoing:
+        for member in room.resolve(recipients):
+            got.setdefault(member.nick, []).append(event)
+    return got
+
+
+def claimed(room, node, member, status="claimed"):
+    _, args, _ = node.last("claim")
+    return room.cluster_event(out.ClaimDone(args[0], args[1], status, "1-0"), 0.0)
+
+
+def test_requests_typed_before_the_claim_answers_wait_and_run_after_the_welcome():
+    room, node = make_room()
+    alice = room.connect()
+    assert room.receive(alice, ev.Hello(1, "alice"), 0.0) == []  # no welcome before the claim
+    assert room.receive(alice, ev.Say("first", "s-1"), 0.0) == []
+    assert room.receive(alice, ev.Ping("p"), 0.0) == [(alice, ev.Pong("p"))]  # at once
+    assert not any(c[0] == "post" for c in node.calls)
+    got = claimed(room, node, alice)
+    assert isinstance(got[0][1], ev.Welcome) and got[0][1].nick == "alice"
+    _, args, kwargs = node.last("post")
+    assert args[1:3] == ("message", "alice") and args[3] == "first" and kwargs["request_id"]
+
+
+def test_a_nick_taken_elsewhere_gets_underscores_until_a_claim_succeeds():
+    room, node = make_room()
+    bob = room.connect()
+    room.receive(bob, ev.Hello(1, "bob"), 0.0)
+    assert claimed(room, node, bob, "taken") == []
+    assert node.last("claim")[1][1] == "bob_"
+    assert claimed(room, node, bob)[0][1].nick == "bob_"
+
+
+def test_a_member_that_leaves_while_its_claim_is_under_way_gives_the_nick_back():
+    room, node = make_room()
+    carol = room.connect()
+    room.receive(carol, ev.Hello(1, "carol"), 0.0)
+    room.leave(carol, "gone", 0.0)
+    assert not any(c[0] == "release" for c in node.calls)  # not ours yet
+    assert claimed(room, node, carol) == []
+    assert node.last("release")[1][0] == "carol"
+
+
+def test_a_line_is_shown_from_the_stream_and_its_sender_gets_the_tagged_copy():
+    room, node = make_room()
+    dave = room.connect()
+    room.receive(dave, ev.Hello(1, "dave"), 0.0)
+    claimed(room, node, dave)
+    room.receive(dave, ev.Say("hi", "d-1"), 0.0)
+    _, args, kwargs = node.last("post")
+    event = StreamEvent("5-0", "message", nick="dave", text="hi", session=kwargs["session"],
+                        request_id=kwargs["request_id"])
+    got = inbox(room, room.cluster_event(out.Delivered(event), 0.0))
+    assert got["dave"][0].id == "d-1" and got["dave"][0].sid == "5-0"
+
+
+def test_a_refused_line_is_an_unavailable_error_with_its_id():
+    room, node = make_room()
+    erin = room.connect()
+    room.receive(erin, ev.Hello(1, "erin"), 0.0)
+    claimed(room, node, erin)
+    room.receive(erin, ev.Say("lost?", 7), 0.0)
+    handle = node.last("post")[1][0]
+    got = room.cluster_event(out.Refused(handle, "chat unavailable: the broker is down"), 0.0)
+    assert got == [(erin, ev.Error("unavailable", "chat unavailable: the broker is down", 7))]
+
+
+def test_who_and_presence_summaries_cover_other_nodes_members():
+    room, node = make_room()
+    fay = room.connect()
+    room.receive(fay, ev.Hello(1, "fay"), 0.0)
+    claimed(room, node, fay)
+    for n in range(LARGE_ROOM + 5):
+        room.cluster_event(out.Delivered(StreamEvent(f"{n + 1}-0", "join", nick=f"u{n}", node="B")), 0.0)
+    users = room.receive(fay, ev.Who(), 0.0)[0][1]
+    assert users.user_count == LARGE_ROOM + 5 and "u0" in users.users
+    summary = room.presence_summary()[0][1]
+    assert isinstance(summary, ev.Presence) and summary.joined_count == 5
