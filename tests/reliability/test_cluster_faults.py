@@ -75,7 +75,7 @@ def test_a_node_killed_mid_burst_loses_nothing_acknowledged_and_its_users_leave(
     b = cluster.start_node("B")
     watcher = JsonUser(b, "watcher")
     text_watcher = text_user(b, "twatch")
-    stayers = [JsonUser(a, "idle1"), text_user(a, "idle2")]  # on A and never coming back
+    _stayers = [JsonUser(a, "idle1"), text_user(a, "idle2")]  # on A, and never coming back
     senders = [Sender(JsonUser(a, f"s{i}")) for i in range(3)]  # will reconnect to B
     everyone = {"watcher", "twatch", "idle1", "idle2", "s0", "s1", "s2"}
     assert everyone <= set(wait_who(watcher, everyone))
@@ -127,9 +127,8 @@ def test_a_node_killed_mid_burst_loses_nothing_acknowledged_and_its_users_leave(
     leave_deadline = killed_at + 10
     leaves = {}
     for nick in ("idle1", "idle2"):
-        leaves[nick] = watcher.expect("leave", timeout=max(0.01, leave_deadline - time.monotonic()),
-                                      nick=nick)
-        text_watcher.expect(rf"^\*\*\* {nick} has left", timeout=max(0.01, leave_deadline - time.monotonic()))
+        leaves[nick] = watcher.wait("leave", timeout=max(0.01, leave_deadline - time.monotonic()), nick=nick)
+        text_wait(text_watcher, rf"^\*\*\* {nick} has left", max(0.01, leave_deadline - time.monotonic()))
     print("\nleave notice after SIGKILL: " + ", ".join(
         f"{n} {e.get('ts', 0) - killed_wall:.2f} s by its ts ({e.get('reason')})" for n, e in leaves.items())
         + f"; all read {time.monotonic() - killed_at:.2f} s after the kill")
