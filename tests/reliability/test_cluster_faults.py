@@ -339,8 +339,14 @@ def test_a_hung_redis_stalls_no_local_user_and_the_line_typed_meanwhile_goes_out
 
 # --- 4. 1,000 nick claims at once over 3 nodes ------------------------------------------------
 
+def checker_who(user: JsonUser) -> dict:
+    user.client.send_json({"type": "who"})
+    return user.expect("users")
+
+
 def test_a_thousand_concurrent_nick_claims_over_three_nodes_never_give_one_nick_to_two_users(cluster):
     nodes = [cluster.start_node(name) for name in ("A", "B", "C")]
+    checkers = [JsonUser(node, f"checker{n}") for n, node in enumerate(nodes)]
     nicks = [f"n{i % 100}" for i in range(1_000)]  # each of 100 nicks asked for 10 times
     random.Random(14).shuffle(nicks)
     started = time.monotonic()
@@ -360,8 +366,13 @@ def test_a_thousand_concurrent_nick_claims_over_three_nodes_never_give_one_nick_
         # and each asked-for nick went to exactly one of its ten claimants
         asked = {r["nick"].casefold() for r in welcomed} & set(nicks)
         assert asked == set(nicks)
-        counts = {r["node"] for r in welcomed}
-        assert counts == {0, 1, 2}
+        assert {r["node"] for r in welcomed} == {0, 1, 2}
+        # Every node's room holds the 1,000 once each (plus the three checkers)
+        for checker in checkers:
+            deadline = time.monotonic() + 10
+            while (users := checker_who(checker))["user_count"] < 1_003 and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling: the joins reach each node's mirror from the stream
+            assert users["user_count"] == 1_003 and len(set(users["users"])) == len(users["users"])
     finally:
         for r in results:
             r["sock"].close()
