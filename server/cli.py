@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--broker", metavar="URL",
                          help="share the room with every node on this Redis: redis://[[user]:password@]HOST"
                               "[:PORT][/DB], rediss:// for TLS (chat mode only; default: off, one process)")
-    cluster.add_argument("--room", default="selchat",
-                         help="the room's name in Redis, so one Redis can hold several (default: %(default)s)")
+    cluster.add_argument("--room", help="the room's name in Redis, so one Redis can hold several "
+                                        "(default: selchat)")
     cluster.add_argument("--node-id", metavar="ID",
                          help="this node's name in the cluster (default: host-pid-random, unique per process)")
     limits = parser.add_argument_group("abuse limits (0 turns a limit off)")
@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     cluster = None
+    if args.broker is None and (args.room is not None or args.node_id is not None):
+        log.error("--room and --node-id are for cluster mode: give --broker redis://HOST:PORT too")
+        return 2
+    args.room = args.room or "selchat"
     if args.broker is not None:
         from .cluster.serve import ClusterSetupError, cluster_settings
         try:

@@ -28,6 +28,8 @@ from . import outputs as out
 from .shown import LINE_KINDS, chat_event, replayed
 
 UNAVAILABLE = "chat unavailable: the broker is down"
+# Own tagged lines waiting for their echo from the stream; the oldest are forgotten beyond this.
+POSTS_MAX = 10_000
 # Requests answered at once even while the member's claim is under way.
 _AT_ONCE = (ev.Ping, ev.Pong, ev.Help, ev.Quit)
 _REMOTE = Member("")  # a nick held on another node, for _set_nick's "in use" check
@@ -167,6 +169,8 @@ class ClusterRoom(ChatRoom):
         request_id = "" if request.id is None else _id_key(request.id)
         if request_id:
             self._posts[(session, request_id)] = (member, request.id)
+            if len(self._posts) > POSTS_MAX:  # lines whose echo never came (lost in a reset)
+                del self._posts[next(iter(self._posts))]
         self.node.post(("post", member, request.id, kind, text), "message" if kind is ev.Message else "action",
                        member.nick,
                        text, self._mono(), session=session, request_id=request_id,
@@ -327,6 +331,10 @@ class ClusterRoom(ChatRoom):
         if item.status == "taken":  # the same fix-up as a clash in one process: "_" until free
             self._rename(member, self._next_nick(member.nick))
             return self._claim(member, now)
+        if item.status == "error":  # Redis answered, but not with a claim: retrying won't help
+            del self._pending[member]
+            return [(member, ev.Error("unavailable", "chat unavailable: the broker refused the join")),
+                    (member, ev.Disconnect("broker refused the join"))]
         if not ok:  # the broker is away: the join waits for it (see cluster_turn)
             self._waiting[member] = None
             return [(member, ev.Notice("chat paused: waiting for the broker to join you", "paused"))]

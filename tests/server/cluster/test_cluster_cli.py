@@ -48,3 +48,8 @@ def test_a_room_or_node_id_redis_cannot_hold_is_refused(caplog):
 def test_an_unknown_broker_host_is_refused_at_start(caplog):
     require_hiredis()
     assert "cannot resolve" in refused(caplog, "--broker", "redis://no-such-host.invalid")
+
+
+def test_room_and_node_id_without_a_broker_are_refused_not_ignored(caplog):
+    assert "give --broker" in refused(caplog, "--room", "lobby")
+    assert "give --broker" in refused(caplog, "--node-id", "n1")

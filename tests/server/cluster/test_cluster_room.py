@@ -116,3 +116,22 @@ def test_who_and_presence_summaries_cover_other_nodes_members():
     assert users.user_count == LARGE_ROOM + 5 and "u0" in users.users
     summary = room.presence_summary()[0][1]
     assert isinstance(summary, ev.Presence) and summary.joined_count == 5
+
+
+def test_a_join_the_broker_cannot_take_waits_and_one_it_refuses_is_told_and_closed():
+    room, node = make_room()
+    gus = room.connect()
+    room.receive(gus, ev.Hello(1, "gus"), 0.0)
+    waiting = claimed(room, node, gus, "unavailable")
+    assert waiting[0][1].code == "paused"
+    node.calls.clear()
+    node.ready = False
+    assert room.cluster_turn(0.0) == [] and node.calls == []  # not while the node is paused
+    node.ready = True
+    room.cluster_turn(0.0)
+    assert node.last("claim")[1][1] == "gus"  # tried again once it is back
+    refused = claimed(room, node, gus, "error")
+    assert [type(e) for _, e in refused] == [ev.Error, ev.Disconnect]
+    node.calls.clear()
+    room.cluster_turn(0.0)
+    assert node.calls == []  # and not tried again: no loop of refused claims
