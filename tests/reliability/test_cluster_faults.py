@@ -20,6 +20,7 @@ import pytest
 
 from clusterharness import Cluster, JsonUser, Sender, claim_nicks, has_flag, messages_from
 from lineclient import LineClient
+from procinfo import wait_until
 
 
 @pytest.fixture
@@ -334,6 +335,39 @@ def test_a_hung_redis_stalls_no_local_user_and_the_line_typed_meanwhile_goes_out
     # Redis kept its data: same epoch, no reset, nobody lost their nick.
     assert not alice.of("notice", code="history_reset") and not bob.of("notice", code="history_reset")
     assert cluster.redis_call("GET", cluster.keys.epoch).decode() == epoch
+    assert {"alice", "bob"} <= set(cluster.nick_owners())
+
+
+def test_a_hang_longer_than_the_heartbeat_lifetime_makes_nobody_leave(cluster):
+    """Redis hung past every node's heartbeat expiry: no node died, so nobody is reaped."""
+    a = cluster.start_node("A")
+    b = cluster.start_node("B")
+    alice, bob = JsonUser(a, "alice"), JsonUser(b, "bob")
+    assert {"alice", "bob"} <= set(wait_who(alice, {"alice", "bob"}))
+    before = {u: u.mark() for u in (alice, bob)}
+    expiry = max(float(score) for score in cluster.redis_call("ZRANGE", cluster.keys.nodes, 0, -1,
+                                                                "WITHSCORES")[1::2])
+    cluster.freeze_redis()
+    try:
+        during = alice.say("typed into a long hang")
+        # Hold the hang until every heartbeat in Redis has expired (by Redis's clock, which is
+        # this machine's): a condition, not a guess.
+        wait_until(lambda: time.time() * 1000 > expiry + 200, 15, "every node's heartbeat expired")
+    finally:
+        cluster.thaw_redis()
+    thawed_ms = time.time() * 1000
+    for user in (alice, bob):
+        user.wait("notice", before[user], code="resumed")
+    outcome(alice, during, before[alice])
+    # Both nodes tick again (and would reap each other then, if they do): wait for both.
+    wait_until(lambda: all(float(cluster.redis_call("ZSCORE", cluster.keys.nodes, n) or 0) > thawed_ms
+                           for n in ("A", "B")), 10, "both nodes ticked after the thaw")
+    alice.say("after the hang", "marker")
+    for user in (alice, bob):
+        user.wait("message", before[user], text="after the hang")
+    for user in (alice, bob):
+        flaps = user.of("leave", before[user]) + user.of("join", before[user])
+        assert not flaps, (user.nick, flaps)
     assert {"alice", "bob"} <= set(cluster.nick_owners())
 
 
