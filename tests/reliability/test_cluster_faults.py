@@ -156,6 +156,38 @@ def test_a_node_killed_mid_burst_loses_nothing_acknowledged_and_its_users_leave(
     assert set(watcher.who()) == {"watcher", "twatch", "s0", "s1", "s2"}
 
 
+def test_every_redis_link_killed_mid_burst_loses_nothing_and_doubles_nothing(cluster):
+    """CLIENT KILL drops both links of both nodes while lines are in flight: the posts whose
+    replies were lost are re-sent (Redis may have run them already) and stored once."""
+    a = cluster.start_node("A")
+    b = cluster.start_node("B")
+    watcher = JsonUser(b, "watcher")
+    senders = [Sender(JsonUser(a, f"s{i}"), cap=300) for i in range(2)] + [Sender(JsonUser(b, "s2"), cap=300)]
+    assert {"watcher", "s0", "s1", "s2"} <= set(wait_who(watcher, {"watcher", "s0", "s1", "s2"}))
+    threads = [threading.Thread(target=s.run, daemon=True) for s in senders]
+    for thread in threads:
+        thread.start()
+    seen = 0
+    while seen < 150:
+        watcher.expect("message")
+        seen += 1
+    killed = cluster.redis_call("CLIENT", "KILL", "TYPE", "normal")  # the nodes' links, not ours
+    for thread in threads:
+        thread.join(30)
+    assert [s.ended for s in senders] == ["cap reached"] * 3
+    assert killed >= 4
+    for s in senders:
+        want = [s.text(i) for i in s.sent]
+        deadline = time.monotonic() + 10
+        while len(messages_from(watcher, s.user.nick)) < len(want):
+            watcher.expect("message", timeout=max(0.01, deadline - time.monotonic()))
+        assert messages_from(watcher, s.user.nick) == want  # once each, in order
+        own = [e["text"] for e in s.user.of("message", **{"from": s.user.nick})]
+        assert sorted(own) == sorted(want), f"{s.user.nick} got a copy of its own line twice"
+    print(f"\nCLIENT KILL closed {killed} links mid-burst; "
+          f"{sum(len(s.sent) for s in senders)} lines, each stored and shown once")
+
+
 # --- 2. Redis SIGKILLed, restarted empty ------------------------------------------------------
 
 def test_redis_killed_and_restarted_empty_pauses_the_chat_and_loses_no_typed_line(cluster):
