@@ -34,6 +34,11 @@ class _LinkHandler:
     def __init__(self, bridge: "NodeBridge", name: str, transport) -> None:
         self.bridge, self.name, self.transport = bridge, name, transport
 
+    @property
+    def label(self) -> str:
+        """How --trace and the dashboard name this connection."""
+        return f"redis:{self.name}"
+
     def data_received(self, data: bytes) -> None:
         if self.bridge.transports.get(self.name) is self.transport:
             self.bridge.node.receive_data(self.name, data, self.bridge.reactor.now)
@@ -91,7 +96,7 @@ class NodeBridge:
                 log.info("cluster: node %s ready (epoch %s)", node.config.node_id, node.epoch)
             else:
                 log.warning("cluster: node %s paused: %s", node.config.node_id,
-                            node.paused_reason or "feed link down")
+                            node.paused_reason or "broker connection lost")
         if self.closing:
             self._maybe_close(now)
         else:

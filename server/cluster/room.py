@@ -45,6 +45,7 @@ class _Pending:
     since: tuple | None = None  # a resuming hello's (epoch, sid)
     live: list = field(default_factory=list)  # room events that came during the replay read
     request_id: object = None  # the /nick request's id
+    greeted: str | None = None  # a silent member's claim: the nick its welcome gave it
 
 
 class ClusterRoom(ChatRoom):
@@ -55,6 +56,7 @@ class ClusterRoom(ChatRoom):
         self.clock = None  # the loop's monotonic clock, which the node's deadlines run on
         self.everyone: dict[str, tuple[str, str]] = {}  # nick key -> (nick, node), every node's
         self._pending: dict[Member, _Pending] = {}
+        self._silent: dict[Member, None] = {}  # greeted without a word, not claimed yet
         self._waiting: dict[Member, None] = {}  # claims the broker could not take: retried
         self._posts: dict[tuple[str, str], tuple[Member, object]] = {}  # own lines in flight
         self._own_sessions: dict[Member, str] = {}  # text and IRC members' session tokens
@@ -93,20 +95,35 @@ class ClusterRoom(ChatRoom):
         return []
 
     def greet_silently(self, member: Member, now: float) -> Outgoing:
-        return self.join(member, now)  # a cluster claim always writes a join: no quiet members
+        """A connection that said nothing is shown the room but not claimed in Redis (a claim
+        writes a join every node announces: silent connections would flood the cluster, see
+        quiet.py). Its first request claims its nick; until then it is listed nowhere."""
+        if self.password_gate is not None:
+            return self.join(member, now)  # asked for the password, as in one process
+        member.joined = True
+        self.members.append(member)
+        self._silent[member] = None
+        return [(member, self.welcome(member))] + self.catch_up(member)
 
     def _spoke(self, member: Member, now: float) -> Outgoing:
         return []
 
     def late_hello(self, member: Member, hello: ev.Hello, now: float) -> Outgoing:
         member.json = True
-        self._sessions[member] = hello.session or self._own_sessions.get(member) or new_session()
+        # A member already claimed keeps the session its claim was made with (its release must
+        # match it); one greeted silently has claimed nothing yet and takes the hello's.
+        self._sessions[member] = self._own_sessions.pop(member, None) or hello.session or new_session()
         greeting: Outgoing = [(member, self.welcome(member))] + self.catch_up(member)
         if hello.nick is not None and hello.nick.strip() != member.nick:
             greeting += self.handle(member, ev.SetNick(hello.nick.strip()), now)
         return greeting
 
     def handle(self, member: Member, request, now: float) -> Outgoing:
+        if member in self._silent and type(request) not in _AT_ONCE and self.shows_life(request):
+            del self._silent[member]  # its first word: now it joins the cluster
+            told = member.nick
+            self._pending[member] = _Pending("join", queue=[request], greeted=told)
+            return self._claim(member, now)
         pending = self._pending.get(member)
         if pending is not None and type(request) not in _AT_ONCE:
             pending.queue.append(request)
@@ -116,9 +133,15 @@ class ClusterRoom(ChatRoom):
     def _admit(self, member: Member, now: float, first: Outgoing | None = None) -> Outgoing:
         """The claim (and any replay) is done: the member is in, and its waiting requests run."""
         pending = self._pending.pop(member)
-        answer: Outgoing = first if first is not None else [(member, self.welcome(member))] + \
-            pending.out + self.catch_up(member)
-        self.members.append(member)
+        if first is not None:
+            answer = first
+        elif pending.greeted is not None:  # welcomed silently earlier: only a changed nick is news
+            told = pending.greeted
+            answer = [] if told == member.nick else [(member, ev.NickChanged(told, member.nick, now))]
+        else:
+            answer = [(member, self.welcome(member))] + pending.out + self.catch_up(member)
+        if member not in self.members:
+            self.members.append(member)
         return answer + self._run_queue(member, pending.queue, now)
 
     def _run_queue(self, member: Member, queue: list, now: float) -> Outgoing:
@@ -145,16 +168,18 @@ class ClusterRoom(ChatRoom):
 
     def leave(self, member: Member, reason: str, now: float) -> Outgoing:
         self.nicks.remove(member)
-        session = self._sessions.pop(member, None) or self._own_sessions.pop(member, None)
+        json_session, own_session = self._sessions.pop(member, None), self._own_sessions.pop(member, None)
+        session = json_session or own_session
         pending = self._pending.pop(member, None)
         self._waiting.pop(member, None)
+        silent = self._silent.pop(member, 0) is None  # never claimed: nothing to release
         if not member.joined:
             return []
         member.joined = False
         if member in self.members:
             self.members.remove(member)
         # A claim still under way releases itself when it is answered (see _claimed).
-        if (pending is None or pending.stage == "replay") and session is not None:
+        if (pending is None or pending.stage == "replay") and session is not None and not silent:
             self.node.release(member.nick, self._mono(), session=session, reason=clean(reason),
                               ts=int(now * 1000))
         return []
@@ -171,10 +196,9 @@ class ClusterRoom(ChatRoom):
             self._posts[(session, request_id)] = (member, request.id)
             if len(self._posts) > POSTS_MAX:  # lines whose echo never came (lost in a reset)
                 del self._posts[next(iter(self._posts))]
-        self.node.post(("post", member, request.id, kind, text), "message" if kind is ev.Message else "action",
-                       member.nick,
-                       text, self._mono(), session=session, request_id=request_id,
-                       ts=int(now * 1000))
+        self.node.post(("post", member, request.id, kind, text),
+                       "message" if kind is ev.Message else "action", member.nick, text,
+                       self._mono(), session=session, request_id=request_id, ts=int(now * 1000))
         return []
 
     def _whisper(self, member: Member, request: ev.Whisper, now: float) -> Outgoing:

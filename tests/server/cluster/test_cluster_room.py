@@ -135,3 +135,38 @@ def test_a_join_the_broker_cannot_take_waits_and_one_it_refuses_is_told_and_clos
     node.calls.clear()
     room.cluster_turn(0.0)
     assert node.calls == []  # and not tried again: no loop of refused claims
+
+
+def test_a_silent_connection_is_shown_the_room_but_claims_its_nick_only_when_it_speaks():
+    room, node = make_room()
+    quiet = room.connect()
+    greeting = room.greet_silently(quiet, 0.0)
+    assert isinstance(greeting[0][1], ev.Welcome) and node.calls == []  # nothing in Redis
+    assert room.receive(quiet, ev.TextLine("   "), 0.0) == [] and node.calls == []  # no sign of life
+    room.receive(quiet, ev.TextLine("hello"), 0.0)
+    assert node.last("claim")[1][1] == quiet.nick and not any(c[0] == "post" for c in node.calls)
+    told = quiet.nick
+    claimed(room, node, quiet, "taken")  # a guest nick another node gave out too
+    got = claimed(room, node, quiet)
+    assert got[0] == (quiet, ev.NickChanged(told, told + "_", 0.0))  # no second welcome
+    assert node.last("post")[1][3] == "hello"
+
+
+def test_a_silent_connection_that_leaves_without_a_word_costs_redis_nothing():
+    room, node = make_room()
+    quiet = room.connect()
+    room.greet_silently(quiet, 0.0)
+    room.leave(quiet, "gone", 0.0)
+    assert node.calls == []
+
+
+def test_a_late_json_hello_keeps_the_session_its_claim_was_made_with():
+    room, node = make_room()
+    text = room.connect()
+    room.join(text, 0.0)  # a text member's first line joins it
+    claimed(room, node, text)
+    claim_session = node.last("claim")[2]["session"]
+    welcome = room.receive(text, ev.Hello(1, session="s-from-client"), 0.0)[0][1]
+    assert welcome.session == claim_session
+    room.leave(text, "gone", 0.0)
+    assert node.last("release")[2]["session"] == claim_session  # so Redis lets the nick go
