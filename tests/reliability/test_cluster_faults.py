@@ -442,3 +442,12 @@ def test_a_thousand_concurrent_nick_claims_over_three_nodes_never_give_one_nick_
     finally:
         for r in results:
             r["sock"].close()
+
+
+def test_silent_guests_on_different_nodes_are_never_told_the_same_nick(cluster):
+    """A text connection that says nothing is greeted with a guest nick: that nick is its own
+    cluster-wide too, not the same `guest1` on every node."""
+    nodes = [cluster.start_node(name) for name in ("A", "B", "C")]
+    guests = [LineClient(node.address, timeout=15) for node in nodes for _ in range(2)]
+    nicks = [re.search(r"you are (\S+)\.", g.expect(r"^\*\*\* welcome")).group(1) for g in guests]
+    assert len(set(map(str.casefold, nicks))) == len(nicks), nicks
