@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from clusterharness import Cluster, JsonUser, Sender, claim_nicks, has_flag, messages_from
+from clusterharness import Cluster, JsonUser, Sender, claim_nicks, messages_from
 from lineclient import LineClient
 from procinfo import wait_until
 
@@ -90,9 +90,8 @@ def test_a_node_killed_mid_burst_loses_nothing_acknowledged_and_its_users_leave(
     while seen < 150:
         watcher.expect("message")
         seen += 1
-    a.proc.kill()
     killed_at, killed_wall = time.monotonic(), time.time()
-    a.proc.wait(10)
+    cluster.kill_node("A")  # SIGKILL: no goodbye, no release, no more heartbeats
     for thread in threads:
         thread.join(20)
     assert all(s.ended.startswith("connection ended") for s in senders), [s.ended for s in senders]
@@ -284,9 +283,8 @@ def test_redis_killed_and_restarted_with_its_data_goes_on_in_the_same_epoch(clus
 
 
 def test_a_line_held_past_the_grace_is_refused_to_its_sender_never_dropped(cluster):
-    grace = ("--broker-grace", "1") if has_flag("--broker-grace") else ()
-    a = cluster.start_node("A", *grace)
-    b = cluster.start_node("B", *grace)
+    a = cluster.start_node("A")
+    b = cluster.start_node("B")
     alice, bob = JsonUser(a, "alice"), JsonUser(b, "bob")
     cluster.kill_redis()
     alice.wait("notice", code="paused")
