@@ -221,8 +221,15 @@ class ClusterRoom(ClaimingRoom):
         _, member, request_id, kind, text = item.handle
         if not item.repeated or request_id is None:
             return []
-        # Re-sent after a drop and stored once before: the sender is told again, nobody else.
-        self._posts.pop((self._session_of(member), _id_key(request_id)), None)
+        # Re-sent after a drop and stored once before. If this node's feed has yet to read it
+        # (the first copy was stored after its link dropped: a hung Redis ran it on waking),
+        # its Delivered tags the sender's copy; if that copy went out already, nothing more.
+        # Only a line read before its sender was here (it moved from a dead node) is told
+        # again now, to the sender alone.
+        key = (self._session_of(member), _id_key(request_id))
+        if key not in self._posts or sid_after(item.sid, self.node.last_sid):
+            return []
+        del self._posts[key]
         if member not in self.members:
             return []
         return [(member, kind(member.nick, text, now, id=request_id, sid=item.sid))]

@@ -141,11 +141,19 @@ local sid = redis.call('XADD', P .. 'inbox:' .. node, 'MAXLEN', '~', ARGV[7], '*
 return {'sent', sid, node}
 """
 
-# Heartbeat and reaper in one: -> {epoch, 1 if this node was still registered, users reaped}
+# Heartbeat and reaper in one: -> {epoch, 1 if this node was still registered, users reaped}.
+# A tick that finds its own heartbeat expired reaps nobody: Redis was hung or away (or this
+# node was), so no node could tick, and the others get one more lifetime instead.
 _TICK = """
 local now, alive_before = heartbeat()
 local dead = redis.call('ZRANGEBYSCORE', nodes, '-inf', now)
 local reaped = 0
+if alive_before and tonumber(alive_before) < now then
+  -- Our own heartbeat ran out too: Redis was hung or away (or we were), so nobody could
+  -- tick. The others get one more lifetime to tick before they are taken for dead.
+  for _, node in ipairs(dead) do redis.call('ZADD', nodes, now + ttl, node) end
+  dead = {}
+end
 for _, node in ipairs(dead) do
   local members = redis.call('HGETALL', P .. 'node:' .. node)
   for i = 1, #members, 2 do
