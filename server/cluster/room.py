@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from selchat.wire.resume import sid_after
 from selchat.wire.text import NICK_MAX, clean
 
 from .. import events as ev
