@@ -11,11 +11,14 @@ from .members import Member
 class NickRegistry:
     """Every connected member of a shared room, joined or not, by the key of its nick."""
 
-    __slots__ = ("_by_key", "_guest_counter")
+    __slots__ = ("_by_key", "_guest_counter", "guest_suffix")
 
     def __init__(self) -> None:
         self._by_key: dict[str, Member] = {}
         self._guest_counter = 0
+        # In a cluster every node numbers its own guests: a suffix of the node's makes them
+        # differ across nodes without asking the broker (a silent guest claims nothing).
+        self.guest_suffix = ""
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -31,7 +34,7 @@ class NickRegistry:
         """The next `guestN` nobody holds."""
         while True:
             self._guest_counter += 1
-            nick = f"guest{self._guest_counter}"
+            nick = f"guest{self._guest_counter}{self.guest_suffix}"
             if nick_key(nick) not in self._by_key:
                 return nick
 

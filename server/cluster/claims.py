@@ -10,6 +10,8 @@ answers (ClaimDone, Replay) come back through ClusterRoom.cluster_event.
 
 from __future__ import annotations
 
+import zlib
+
 from dataclasses import dataclass, field
 
 from selchat.wire.resume import sid_after
@@ -53,6 +55,7 @@ class ClaimingRoom(ChatRoom):
 
     def attach(self, node, clock) -> None:
         self.node, self.clock = node, clock
+        self.nicks.guest_suffix = "-" + guest_tag(node.config.node_id)
 
     def _mono(self) -> float:
         return self.clock.now
@@ -215,3 +218,15 @@ class ClaimingRoom(ChatRoom):
             if last is None or sid_after(shown.sid, last):
                 answer.append((member, shown))
         return self._admit(member, now, answer)
+
+
+def guest_tag(node_id: str) -> str:
+    """A short tag for this node's guest nicks (`guest1-n2`): a short alphanumeric node id as it
+    is, any other its 4-character base-36 hash (distinct ids then differ with odds of ~1.7 M to 1)."""
+    if node_id.isascii() and node_id.isalnum() and len(node_id) <= 4:
+        return node_id
+    value, tag = zlib.crc32(node_id.encode()), ""
+    for _ in range(4):
+        value, digit = divmod(value, 36)
+        tag += "0123456789abcdefghijklmnopqrstuvwxyz"[digit]
+    return tag

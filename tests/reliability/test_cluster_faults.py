@@ -442,9 +442,6 @@ def test_a_thousand_concurrent_nick_claims_over_three_nodes_never_give_one_nick_
             r["sock"].close()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: each node numbers its guests from guest1 and a "
-                   "silent connection claims nothing in Redis, so every node greets its first silent "
-                   "user as guest1 (the claim when it first speaks renames the later ones guest1_)")
 def test_silent_guests_on_different_nodes_are_never_told_the_same_nick(cluster):
     """A text connection that says nothing is greeted with a guest nick: that nick is its own
     cluster-wide too, not the same `guest1` on every node."""

@@ -19,6 +19,7 @@ class RecordingNode:
         self.calls: list[tuple] = []
         self.epoch = "e1"
         self.ready = True
+        self.config = SimpleNamespace(node_id="n1")
 
     def __getattr__(self, name):
         if name in ("claim", "release", "post", "private", "replay_after"):
@@ -208,3 +209,14 @@ def test_a_held_line_that_reaches_a_new_epoch_before_its_snapshot_is_shown_once_
     got = inbox(room, room.cluster_event(out.Snapshot("e2", "7-0", members, (line,)), 0.0))
     assert [(e.text, e.id, e.sid) for e in got["mona"]] == [("typed meanwhile", "m-1", "7-0")]
     assert [(e.text, e.id) for e in got["nina"]] == [("typed meanwhile", None)]
+
+
+def test_guest_nicks_carry_a_tag_of_their_node():
+    from selchat.server.cluster.claims import guest_tag
+    from selchat.wire.text import NICK_MAX, is_valid_nick
+
+    assert guest_tag("n2") == "n2"
+    tags = {guest_tag(f"vm-{pid}-a1b2c3") for pid in range(1000, 1100)}
+    assert len(tags) == 100 and all(len(tag) == 4 and tag.isalnum() for tag in tags)
+    assert is_valid_nick(f"guest99999-{guest_tag('a-long-node-id')}")
+    assert len(f"guest99999-{guest_tag('x' * 60)}") <= NICK_MAX
