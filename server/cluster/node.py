@@ -121,10 +121,16 @@ class ClusterNode:
 
     def receive_data(self, name: str, data: bytes, now: float) -> None:
         self._now = now
-        link = self._slots[name].link
+        slot = self._slots[name]
+        link = slot.link
         if link is None:
             return
+        replies = link.replies
         link.receive_data(data)
+        if link.replies != replies and slot.link is link:
+            # Answered: the oldest command still waiting was sent at most now (per receive,
+            # not per reply, which is what a closure around every command cost).
+            slot.waiting_since = now if link.pending else None
         if link.state is LinkState.BROKEN:
             self._close(name, link.broken_reason)
 
@@ -278,14 +284,7 @@ class ClusterNode:
         if slot.waiting_since is None:
             slot.waiting_since = self._now
         self.commands_sent += 1
-
-        def answered(reply: Any) -> None:
-            if slot.link is link and not isinstance(reply, LinkLost):
-                slot.waiting_since = self._now if link.pending else None
-            if callback:
-                callback(reply)
-
-        link.send(command, answered)
+        link.send(command, callback)  # receive_data() moves waiting_since on as replies come
 
     def _call(self, script: scripts.Script, argv: list, callback: Callable) -> None:
         """EVALSHA on cmd; after a NOSCRIPT (script cache flushed) the same call as EVAL."""

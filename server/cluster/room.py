@@ -184,7 +184,10 @@ class ClusterRoom(ClaimingRoom):
         if own is None or own[0] not in self.members:
             return [(EVERYONE, line)]
         sender, request_id = own
-        return [(AllExcept(sender), line), (sender, dataclasses.replace(line, id=request_id))]
+        # A live Message or Action: the constructor is what dataclasses.replace would call, without
+        # its per-field introspection (this runs for every line a sender of ours posts).
+        tagged = type(line)(line.sender, line.text, line.ts, request_id, sid=line.sid)
+        return [(AllExcept(sender), line), (sender, tagged)]
 
     def _snapshot(self, item: out.Snapshot, now: float) -> Outgoing:
         """The room as Redis has it. After the first (a reset or a gap), the events it covers
