@@ -89,9 +89,9 @@ class ClusterNode:
         self._now = now
         slot = self._slots[name]
         slot.opening, slot.ready = False, False
-        # The feed reads every line of the room: its replies are decoded to str by hiredis.
+        # Replies come as str, decoded by hiredis in C: the feed reads every line of the room.
         link = RedisLink(self.config.url, f"selchat:{self.config.node_id}:{name}",
-                         lambda error: self._handshake_done(name, link, error), text=name == "feed")
+                         lambda error: self._handshake_done(name, link, error), text=True)
         slot.link = link
         slot.waiting_since = now
         if name == "cmd":
@@ -459,4 +459,6 @@ class ClusterNode:
 
 
 def _str(value: Any) -> str:
+    if type(value) is str:
+        return value
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

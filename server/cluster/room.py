@@ -158,11 +158,11 @@ class ClusterRoom(ClaimingRoom):
         for pending in self._pending.values():
             if pending.stage == "replay":
                 pending.live.append(shown)  # shown to it after what the resume read found
-        key = e.nick.casefold()
         if e.kind in LINE_KINDS:
             self.history.append(shown)
             own = self._posts.pop((e.session, e.request_id), None) if e.request_id else None
             return self._line_out(shown, own)
+        key = e.nick.casefold()
         if e.kind == "nick":
             previous = self.everyone.pop(e.old_nick.casefold(), None)
             self.everyone[key] = (e.nick, previous[1] if previous else e.node)
