@@ -77,7 +77,7 @@ class NodeBridge:
     # --- the loop's side -----------------------------------------------------------------
 
     def _end_of_turn(self) -> None:
-        node, now = self.node, self.reactor.now
+        node, now, wall = self.node, self.reactor.now, self.reactor.wall
         for _ in range(100):  # a reply that makes the room post again loops back here; bounded
             items = node.outputs()
             if not items:
@@ -89,7 +89,9 @@ class NodeBridge:
                         log.warning("cluster: closing %s link: %s", item.name, item.reason)
                         transport.abort(item.reason)
                     continue
-                self.deliver(self.room.cluster_event(item, self.reactor.wall))
+                outgoing = self.room.cluster_event(item, wall)
+                if outgoing:  # most Posted answers are nothing to send
+                    self.deliver(outgoing)
         if node.ready != self._was_ready:
             self._was_ready = node.ready
             if node.ready:

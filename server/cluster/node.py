@@ -69,6 +69,9 @@ class ClusterNode:
         self._told_paused = False
         self._rebuild_due = False  # presence to re-claim as soon as cmd is up
         self._local_seq = 0
+        # Every script call starts with these: built once, not per line (the post is the hot path).
+        self._script_head = (1, self.keys.log, *self._argv())
+        self._feed_keys = (self.keys.log, self.keys.inbox(config.node_id))
         self.commands_sent = 0  # Redis commands handed to the links, for the cost figures
 
     # --- loop side ---------------------------------------------------------------------------
@@ -86,8 +89,9 @@ class ClusterNode:
         self._now = now
         slot = self._slots[name]
         slot.opening, slot.ready = False, False
+        # Replies come as str, decoded by hiredis in C: the feed reads every line of the room.
         link = RedisLink(self.config.url, f"selchat:{self.config.node_id}:{name}",
-                         lambda error: self._handshake_done(name, link, error))
+                         lambda error: self._handshake_done(name, link, error), text=True)
         slot.link = link
         slot.waiting_since = now
         if name == "cmd":
@@ -117,10 +121,16 @@ class ClusterNode:
 
     def receive_data(self, name: str, data: bytes, now: float) -> None:
         self._now = now
-        link = self._slots[name].link
+        slot = self._slots[name]
+        link = slot.link
         if link is None:
             return
+        replies = link.replies
         link.receive_data(data)
+        if link.replies != replies and slot.link is link:
+            # Answered: the oldest command still waiting was sent at most now (per receive,
+            # not per reply, which is what a closure around every command cost).
+            slot.waiting_since = now if link.pending else None
         if link.state is LinkState.BROKEN:
             self._close(name, link.broken_reason)
 
@@ -194,9 +204,20 @@ class ClusterNode:
         else:
             self._local_seq += 1
             dedupe = f"{self.config.node_id}:{self._local_seq}"
-        fields = event_fields(kind, nick=nick, text=text, node=self.config.node_id,
-                              session=session, request_id=request_id, ts=ts)
-        self._submit(Held(handle, scripts.POST, [dedupe, self.config.dedupe_ttl, *fields], now))
+        # event_fields' order and its "empty values are left out", spelled out: this runs per line.
+        argv = [dedupe, self.config.dedupe_ttl, "k", kind]
+        if nick:
+            argv += ("n", nick)
+        if text:
+            argv += ("t", text)
+        argv += ("o", self.config.node_id)
+        if session:
+            argv += ("s", session)
+        if request_id:
+            argv += ("i", request_id)
+        if ts:
+            argv += ("ts", str(ts))
+        self._submit(Held(handle, scripts.POST, argv, now))
 
     def claim(self, handle: Any, nick: str, now: float, *, session: str, key: str | None = None,
               old_nick: str = "", old_key: str | None = None, ts: int = 0,
@@ -263,19 +284,12 @@ class ClusterNode:
         if slot.waiting_since is None:
             slot.waiting_since = self._now
         self.commands_sent += 1
-
-        def answered(reply: Any) -> None:
-            if slot.link is link and not isinstance(reply, LinkLost):
-                slot.waiting_since = self._now if link.pending else None
-            if callback:
-                callback(reply)
-
-        link.send(command, answered)
+        link.send(command, callback)  # receive_data() moves waiting_since on as replies come
 
     def _call(self, script: scripts.Script, argv: list, callback: Callable) -> None:
         """EVALSHA on cmd; after a NOSCRIPT (script cache flushed) the same call as EVAL."""
         link = self._slots["cmd"].link
-        tail = [1, self.keys.log, *self._argv(), *argv]
+        tail = (*self._script_head, *argv)
 
         def answered(reply: Any) -> None:
             if isinstance(reply, ReplyError) and reply.code == "NOSCRIPT" and link.state is LinkState.OPEN:
@@ -286,7 +300,7 @@ class ClusterNode:
         if link is None:
             callback(LinkLost("broker connection is down"))
             return
-        self._send(link, ["EVALSHA", script.sha, *tail], answered)
+        self._send(link, ("EVALSHA", script.sha, *tail), answered)
 
     def _submit(self, held: Held) -> None:
         if self.paused or self._held:  # keep order behind lines already held
@@ -348,9 +362,8 @@ class ClusterNode:
         self._read(link)
 
     def _read(self, link: RedisLink) -> None:
-        keys = [self.keys.log, self.keys.inbox(self.config.node_id)]
-        command = xread_command(keys, [self.last_sid, self.inbox_sid], self.config.block_ms,
-                                self.config.read_count)
+        command = xread_command(self._feed_keys, [self.last_sid, self.inbox_sid],
+                                self.config.block_ms, self.config.read_count)
         self._send(link, command, lambda reply: self._feed_read(link, reply))
 
     def _feed_read(self, link: RedisLink, reply: Any) -> None:
@@ -360,7 +373,8 @@ class ClusterNode:
             self._close("feed", f"broker refused XREAD: {reply}")
             return
         streams = decode_xread(reply)
-        last, events = streams.get(self.keys.log, (None, []))
+        log_key, inbox_key = self._feed_keys
+        last, events = streams.get(log_key, (None, []))
         for event in events:
             if event.kind == "epoch":
                 if event.epoch != self.epoch:
@@ -371,7 +385,7 @@ class ClusterNode:
                 self._outputs.append(out.Delivered(event))
         if last:
             self.last_sid = last
-        last, events = streams.get(self.keys.inbox(self.config.node_id), (None, []))
+        last, events = streams.get(inbox_key, (None, []))
         self._outputs.extend(out.PrivateDelivered(e) for e in events if e.kind == "private")
         if last:
             self.inbox_sid = last
@@ -445,4 +459,6 @@ class ClusterNode:
 
 
 def _str(value: Any) -> str:
+    if type(value) is str:
+        return value
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

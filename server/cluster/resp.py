@@ -136,9 +136,12 @@ class RedisLink:
     `connection_lost()` when the socket ends. A callback may call `send()` again.
     """
 
-    def __init__(self, url: BrokerURL, name: str = "selchat", on_handshake: Callable | None = None):
+    def __init__(self, url: BrokerURL, name: str = "selchat", on_handshake: Callable | None = None,
+                 *, text: bool = False):
         hiredis = load_hiredis()
-        self._reader = hiredis.Reader(replyError=ReplyError, notEnoughData=_NEED_DATA)
+        # text: bulk strings come as str, decoded in C (bad UTF-8 replaced), not as bytes.
+        encoding = {"encoding": "utf-8", "errors": "replace"} if text else {}
+        self._reader = hiredis.Reader(replyError=ReplyError, notEnoughData=_NEED_DATA, **encoding)
         self._protocol_error = hiredis.ProtocolError
         self._pack = hiredis.pack_command  # C: ~5 us a post where encode_command takes ~25
         self._outbound: list[bytes] = []
@@ -184,7 +187,7 @@ class RedisLink:
             if callback:
                 callback(LinkLost(f"broker connection is {self.state.value}: {self.broken_reason}"))
             return
-        self._outbound.append(self._pack(tuple(command)))
+        self._outbound.append(self._pack(command if type(command) is tuple else tuple(command)))
         self._pending.append(callback)
 
     @property

@@ -159,11 +159,11 @@ class ClusterRoom(ClaimingRoom):
         for pending in self._pending.values():
             if pending.stage == "replay":
                 pending.live.append(shown)  # shown to it after what the resume read found
-        key = e.nick.casefold()
         if e.kind in LINE_KINDS:
             self.history.append(shown)
             own = self._posts.pop((e.session, e.request_id), None) if e.request_id else None
             return self._line_out(shown, own)
+        key = e.nick.casefold()
         if e.kind == "nick":
             previous = self.everyone.pop(e.old_nick.casefold(), None)
             self.everyone[key] = (e.nick, previous[1] if previous else e.node)
@@ -185,7 +185,10 @@ class ClusterRoom(ClaimingRoom):
         if own is None or own[0] not in self.members:
             return [(EVERYONE, line)]
         sender, request_id = own
-        return [(AllExcept(sender), line), (sender, dataclasses.replace(line, id=request_id))]
+        # A live Message or Action: the constructor is what dataclasses.replace would call, without
+        # its per-field introspection (this runs for every line a sender of ours posts).
+        tagged = type(line)(line.sender, line.text, line.ts, request_id, sid=line.sid)
+        return [(AllExcept(sender), line), (sender, tagged)]
 
     def _snapshot(self, item: out.Snapshot, now: float) -> Outgoing:
         """The room as Redis has it. After the first (a reset or a gap), the events it covers

@@ -215,3 +215,21 @@ def test_node_ids_and_timings_that_cannot_work_are_refused():
         NodeConfig(parse_broker_url("redis://h"), node_id="a b")
     with pytest.raises(ValueError):
         NodeConfig(parse_broker_url("redis://h"), heartbeat=5, heartbeat_ttl=5)
+
+
+def test_a_reply_dribbled_in_pieces_is_no_answer_until_it_is_whole():
+    node, clock = make(reply_margin=2.0)
+    node.links_to_open(clock.now)
+    connect_cmd(node, clock)
+    node.post(0, "message", "al", "x", clock.now)
+    node.post(1, "message", "al", "y", clock.now)
+    node.data_to_send("cmd")
+    clock.now += 1.5
+    node.receive_data("cmd", wire(["7-0", 0]), clock.now)  # the first answered: the clock moves
+    clock.now += 1.5
+    node.receive_data("cmd", wire(["8-0", 0])[:5], clock.now)  # part of the second: it does not
+    node.on_timer(clock.now)
+    assert [type(o) for o in node.outputs()] == [out.Posted]
+    clock.now += 0.6
+    node.on_timer(clock.now)
+    assert [type(o) for o in node.outputs()][:2] == [out.CloseLink, out.Paused]

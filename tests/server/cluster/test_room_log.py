@@ -80,3 +80,20 @@ def test_decode_xread_reads_past_damaged_entries():
 def test_stream_ids_compare_as_numbers():
     assert parse_sid("10-2") == (10, 2) and parse_sid("10") is None and parse_sid("a-1") is None
     assert sid_after("10-0", "9-5") and sid_after("9-10", "9-9") and not sid_after("9-9", "9-9")
+
+
+def test_a_sid_with_digits_that_are_not_ascii_is_skipped_not_raised():
+    assert decode_entry("²-1", ["k", "join", "n", "al"]) is None
+    assert parse_sid("1-٣") is None
+    reply = [["selchat:{r}:log", [["²-1", ["k", "join", "n", "a"]], ["7-0", ["k", "join", "n", "b"]]]]]
+    last, events = decode_xread(reply)["selchat:{r}:log"]
+    assert last == "7-0" and [e.nick for e in events] == ["b"]
+
+
+def test_entries_a_decoding_link_hands_over_as_str_decode_as_the_bytes_ones():
+    fields = event_fields("message", nick="alice", text="hé", node="A", session="s1",
+                          request_id="r7", ts=1700000000123)
+    as_bytes = decode_entry(b"1-2", [f.encode() for f in fields])
+    assert decode_entry("1-2", fields) == as_bytes
+    assert decode_entry("1-2", ["k", "message", "n", "al", "t", 5]) is None  # not all text
+    assert decode_entry("1-2", ["k", "message", b"n", b"al"]).nick == "al"  # mixed: decoded
