@@ -14,7 +14,6 @@ requests, and what the stream and the node say.
 
 from __future__ import annotations
 
-import dataclasses
 
 from selchat.wire.resume import sid_after
 from selchat.wire.text import NICK_MAX, clean

@@ -3,7 +3,6 @@
 The timed rules (flood control's pace, password penalties, pings, idle, slowloris) are checked on
 a fake clock in test_service.py; what stays here is one wire-level check per limit."""
 
-import json
 import socket
 import ssl
 import subprocess
@@ -12,7 +11,7 @@ import sys
 import pytest
 
 from credentials import PASSWORD
-from lineclient import LineClient, json_client, text_user
+from lineclient import LineClient, text_user
 from selchat.server.cli import read_password
 from selchat.server.limits import TokenBucket
 

@@ -1,6 +1,5 @@
 """The real server on a loopback port, talked to as nc, telnet and the seed's client would."""
 
-import json
 import re
 import signal
 import socket
