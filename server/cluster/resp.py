@@ -10,7 +10,7 @@ A Redis error reply is passed to the callback as a `ReplyError` value, never rai
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
@@ -55,7 +55,7 @@ class BrokerURL:
     port: int = DEFAULT_PORT
     db: int = 0
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a repr or traceback
     tls: bool = False
 
     def __str__(self) -> str:  # never print the password
@@ -64,22 +64,31 @@ class BrokerURL:
         return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
 
 
+def _masked(url: str) -> str:
+    """The URL as a refusal may quote it: whatever stands before an @ (the password) hidden."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
 def parse_broker_url(url: str) -> BrokerURL:
     """`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS."""
     parts = urlsplit(url)
+    shown = _masked(url)
     if parts.scheme not in ("redis", "rediss"):
-        raise BadBrokerURL(f"broker URL must start with redis:// or rediss://, got {url!r}")
+        raise BadBrokerURL(f"broker URL must start with redis:// or rediss://, got {shown!r}")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise BadBrokerURL(f"broker URL has a bad port: {url!r}") from None
+        raise BadBrokerURL(f"broker URL has a bad port: {shown!r}") from None
     if not parts.hostname:
-        raise BadBrokerURL(f"broker URL has no host: {url!r}")
+        raise BadBrokerURL(f"broker URL has no host: {shown!r}")
     path = parts.path.strip("/")
     if path and not path.isdigit():
         raise BadBrokerURL(f"broker URL database must be a number (/0 .. /15), got /{path}")
     if parts.query or parts.fragment:
-        raise BadBrokerURL(f"broker URL takes no ?query or #fragment: {url!r}")
+        raise BadBrokerURL(f"broker URL takes no ?query or #fragment: {shown!r}")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     if username and password is None:

@@ -56,6 +56,14 @@ def test_parse_broker_url_says_what_is_wrong(url, says):
 
 def test_url_never_prints_its_password():
     assert "pw" not in str(parse_broker_url("redis://al:pw@h"))
+    assert "hunter2" not in repr(parse_broker_url("redis://:hunter2@h"))
+
+
+@pytest.mark.parametrize("url", ["redis://:hunter2@h:99x", "redis://al:hunter2@h/0?x=1", "http://:hunter2@h"])
+def test_a_refused_url_never_quotes_its_password(url):
+    with pytest.raises(BadBrokerURL) as refused:
+        parse_broker_url(url)
+    assert "hunter2" not in str(refused.value) and "***@h" in str(refused.value)
 
 
 def test_missing_hiredis_says_how_to_install(monkeypatch):
