@@ -200,10 +200,10 @@ class ClusterNode:
         """A message or action line; Posted (or Refused) follows, Delivered when it comes back."""
         self._now = now
         if request_id and session:
-            dedupe = f"{session}:{request_id}"
+            dedupe = dedupe_key(session, request_id)
         else:
             self._local_seq += 1
-            dedupe = f"{self.config.node_id}:{self._local_seq}"
+            dedupe = f"n:{self.config.node_id}:{self._local_seq}"
         # event_fields' order and its "empty values are left out", spelled out: this runs per line.
         argv = [dedupe, self.config.dedupe_ttl, "k", kind]
         if nick:
@@ -456,6 +456,12 @@ class ClusterNode:
             return
         self._outputs.append(out.CloseLink(name, reason))
         self.link_closed(name, self._now, reason)
+
+
+def dedupe_key(session: str, request_id: str) -> str:
+    """The key a re-sent line is known by. Both parts are the client's, and either may hold a
+    colon: the session's length makes the split unambiguous ("a" + "x:b" is not "a:x" + "b")."""
+    return f"s{len(session)}:{session}:{request_id}"
 
 
 def _str(value: Any) -> str:

@@ -233,3 +233,10 @@ def test_a_reply_dribbled_in_pieces_is_no_answer_until_it_is_whole():
     clock.now += 0.6
     node.on_timer(clock.now)
     assert [type(o) for o in node.outputs()][:2] == [out.CloseLink, out.Paused]
+
+
+def test_a_dedupe_key_never_names_two_different_lines():
+    from selchat.server.cluster.node import dedupe_key
+
+    assert dedupe_key("a", "str:b") != dedupe_key("a:str", "b")
+    assert dedupe_key("s1", "x") == dedupe_key("s1", "x")
