@@ -25,6 +25,8 @@ from . import outputs as out
 from .shown import LINE_KINDS, chat_event, replayed
 
 UNAVAILABLE = "chat unavailable: the broker is down"
+# Requests one member may have waiting for its claim; more are refused, never piled up.
+WAITING_MAX = 100
 # Requests answered at once even while the member's claim is under way.
 _AT_ONCE = (ev.Ping, ev.Pong, ev.Help, ev.Quit)
 
@@ -112,6 +114,8 @@ class ClaimingRoom(ChatRoom):
             return self._claim(member, now)
         pending = self._pending.get(member)
         if pending is not None and type(request) not in _AT_ONCE:
+            if len(pending.queue) >= WAITING_MAX:  # a claim the broker cannot take may last minutes
+                return [(member, ev.Error("unavailable", UNAVAILABLE, getattr(request, "id", None)))]
             pending.queue.append(request)
             return []
         return super().handle(member, request, now)

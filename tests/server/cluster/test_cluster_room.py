@@ -63,6 +63,20 @@ def test_requests_typed_before_the_claim_answers_wait_and_run_after_the_welcome(
     assert args[1:3] == ("message", "alice") and args[3] == "first" and kwargs["request_id"]
 
 
+def test_requests_waiting_for_a_claim_are_bounded_and_the_rest_refused():
+    from selchat.server.cluster.claims import UNAVAILABLE, WAITING_MAX
+
+    room, node = make_room()
+    alice = room.connect()
+    room.receive(alice, ev.Hello(1, "alice"), 0.0)
+    for n in range(WAITING_MAX):
+        assert room.receive(alice, ev.Say(f"line {n}", f"s-{n}"), 0.0) == []
+    refused = room.receive(alice, ev.Say("one too many", "s-x"), 0.0)
+    assert refused == [(alice, ev.Error("unavailable", UNAVAILABLE, "s-x"))]
+    claimed(room, node, alice)
+    assert sum(c[0] == "post" for c in node.calls) == WAITING_MAX
+
+
 def test_a_nick_taken_elsewhere_gets_underscores_until_a_claim_succeeds():
     room, node = make_room()
     bob = room.connect()
