@@ -77,7 +77,25 @@ class NodeBridge:
     # --- the loop's side -----------------------------------------------------------------
 
     def _end_of_turn(self) -> None:
-        node, now, wall = self.node, self.reactor.now, self.reactor.wall
+        node, now = self.node, self.reactor.now
+        try:
+            self._take_outputs()
+            if self.closing:
+                self._maybe_close(now)
+            else:
+                self.deliver(self.room.cluster_turn(self.reactor.wall))
+                for name in node.links_to_open(now):
+                    self._dial(name)
+        finally:
+            # Whatever happened above, what the node queued goes out and its timer stays armed.
+            for name, transport in self.transports.items():
+                data = node.data_to_send(name)
+                if data:
+                    transport.write(data)
+            self._arm_timer()
+
+    def _take_outputs(self) -> None:
+        node, wall = self.node, self.reactor.wall
         for _ in range(100):  # a reply that makes the room post again loops back here; bounded
             items = node.outputs()
             if not items:
@@ -89,9 +107,12 @@ class NodeBridge:
                         log.warning("cluster: closing %s link: %s", item.name, item.reason)
                         transport.abort(item.reason)
                     continue
-                outgoing = self.room.cluster_event(item, wall)
-                if outgoing:  # most Posted answers are nothing to send
-                    self.deliver(outgoing)
+                try:
+                    outgoing = self.room.cluster_event(item, wall)
+                    if outgoing:  # most Posted answers are nothing to send
+                        self.deliver(outgoing)
+                except Exception:  # one bad item must not lose the rest of the batch
+                    log.exception("internal error handling %s from the broker", type(item).__name__)
         if node.ready != self._was_ready:
             self._was_ready = node.ready
             if node.ready:
@@ -99,17 +120,6 @@ class NodeBridge:
             else:
                 log.warning("cluster: node %s paused: %s", node.config.node_id,
                             node.paused_reason or "broker connection lost")
-        if self.closing:
-            self._maybe_close(now)
-        else:
-            self.deliver(self.room.cluster_turn(self.reactor.wall))
-            for name in node.links_to_open(now):
-                self._dial(name)
-        for name, transport in self.transports.items():
-            data = node.data_to_send(name)
-            if data:
-                transport.write(data)
-        self._arm_timer()
 
     def _arm_timer(self) -> None:
         when = self.node.next_timer()
