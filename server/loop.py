@@ -198,7 +198,7 @@ class Loop:
                 try:
                     key.data(mask)
                 except Exception:
-                    self._contain(key.data)
+                    self._contain_ready(key)
         else:
             # Who was ready is only collected when someone looks (--trace, the dashboard).
             readable: list = []
@@ -208,7 +208,7 @@ class Loop:
                 try:
                     handled = callback(mask)
                 except Exception:
-                    self._contain(callback)
+                    self._contain_ready(key)
                     continue
                 if handled:
                     if handled & READ:
@@ -230,6 +230,16 @@ class Loop:
             callback(*args)
         except Exception:
             self._contain(callback)
+
+    def _contain_ready(self, key: selectors.SelectorKey) -> None:
+        # A descriptor whose callback raised stays ready (level-triggered): watched on, it would
+        # raise again every turn. It is no longer watched; its owner's bug is in the log.
+        self._contain(key.data)
+        try:
+            self.selector.unregister(key.fileobj)
+        except (KeyError, ValueError, OSError):
+            pass  # the callback unregistered or closed it itself before raising
+        log.error("internal error: descriptor %r is no longer watched", key.fileobj)
 
     def _contain(self, callback: Callable) -> None:
         # Nothing a callback does may raise out of the loop: one bug must not stop every

@@ -116,3 +116,6 @@ def test_a_ready_callback_that_raises_does_not_skip_the_others():
         theirs.sendall(b"x")
     loop.run_once()
     assert sorted(seen) == [1, 2] and loop.callback_errors == 1
+    # The descriptor whose callback raised is no longer watched: it cannot raise every turn.
+    watched = {key.fileobj for key in loop.selector.get_map().values()}
+    assert pairs[0][0] not in watched and pairs[1][0] in watched and pairs[2][0] in watched
