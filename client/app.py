@@ -91,6 +91,7 @@ class SelchatApp(App):
         self.transcript = Transcript.open(log_file) if log_file else None
         self.chat_screen = ChatScreen(self.client, self.address, tls=self.tls, timestamp=timestamp,
                                       id="_default", transcript=self.transcript)
+        self._switch_interval_before = sys.getswitchinterval()  # given back at unmount
 
     @property
     def address(self) -> str:
@@ -132,6 +133,7 @@ class SelchatApp(App):
     def on_unmount(self) -> None:
         if self.transcript is not None:
             self.transcript.close()
+        sys.setswitchinterval(self._switch_interval_before)  # it is process-wide
 
     def on_mount(self) -> None:
         self.sub_title = self.address

@@ -193,7 +193,7 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         try:
             worker.proc = self.spawn(worker.index, theirs.fileno())
-        except OSError as exc:  # out of processes or memory, say
+        except Exception as exc:  # out of processes or memory, say: never a worker fewer unsaid
             ours.close()
             if self.starting:
                 log.error("cannot start worker %d: %s", worker.index, exc)
