@@ -118,3 +118,15 @@ def save_capture(plain: str, coloured: str, stem: str, width: int, title: str) -
     console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor")
     console.print(Text.from_ansi(coloured.rstrip("\n")), no_wrap=True, overflow="crop")
     console.save_svg(str(out / f"{stem}.svg"), title=title)
+
+
+def process_ended(pid: int, timeout: float = 10.0) -> bool:
+    """Whether process `pid` is gone within `timeout` (polled: a pid has no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False

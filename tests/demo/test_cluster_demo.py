@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from demopanes import TMUX, panes_by_role, wait_for
+from demopanes import TMUX, panes_by_role, process_ended, wait_for
 from requirements import require, require_program
 from selchat.bench.redis import redis_server_path
 
@@ -20,17 +20,6 @@ STARTUP_TIMEOUT = 40.0
 def demo(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "selchat.demo", *args], capture_output=True, text=True,
                           timeout=90, env=env)
-
-
-def process_ended(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from requirements import require_program
-from demopanes import LINE_TIMEOUT, TMUX, attached_in_a_terminal, panes_by_role, wait_for
+from demopanes import LINE_TIMEOUT, TMUX, attached_in_a_terminal, panes_by_role, process_ended, wait_for
 
 
 
@@ -24,17 +24,6 @@ STARTUP_TIMEOUT = 40.0
 def demo(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "selchat.demo", *args], capture_output=True, text=True,
                           timeout=90)
-
-
-def process_ended(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def pane_pid(pane: str) -> int:
