@@ -146,14 +146,22 @@ return {'sent', sid, node}
 # node was), so no node could tick, and the others get one more lifetime instead.
 _TICK = """
 local now, alive_before = heartbeat()
-local dead = redis.call('ZRANGEBYSCORE', nodes, '-inf', now)
+local dead = redis.call('ZRANGEBYSCORE', nodes, '-inf', now, 'WITHSCORES')
 local reaped = 0
-if alive_before and tonumber(alive_before) < now then
-  -- Our own heartbeat ran out too: Redis was hung or away (or we were), so nobody could
-  -- tick. The others get one more lifetime to tick before they are taken for dead.
-  for _, node in ipairs(dead) do redis.call('ZADD', nodes, now + ttl, node) end
-  dead = {}
+local last_tick = alive_before and (tonumber(alive_before) - ttl) or nil
+local own_lapsed = alive_before and tonumber(alive_before) < now
+local gone = {}
+for i = 1, #dead, 2 do
+  if own_lapsed and tonumber(dead[i + 1]) >= last_tick then
+    -- Our own heartbeat ran out too: Redis was hung or away (or we were), so nobody could
+    -- tick. A node still alive at our last tick gets one more lifetime before it is taken for
+    -- dead; one whose lease had run out before that was dead already, and goes now.
+    redis.call('ZADD', nodes, now + ttl, dead[i])
+  else
+    gone[#gone + 1] = dead[i]
+  end
 end
+dead = gone
 for _, node in ipairs(dead) do
   local members = redis.call('HGETALL', P .. 'node:' .. node)
   for i = 1, #members, 2 do

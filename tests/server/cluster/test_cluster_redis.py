@@ -385,3 +385,20 @@ def test_a_resume_from_a_trimmed_position_is_a_gap_never_a_silent_hole(node_loop
     node_loop.run_until(lambda: len(node_loop.of(a, out.Posted)) == 501)
     got = replay(node_loop, a, a.epoch, old_sid)
     assert got.status == "gap" and [e.text for e in got.events] == [f"line {n}" for n in range(495, 500)]
+
+
+def test_a_tick_after_its_own_lease_ran_out_spares_the_nodes_alive_then_and_reaps_the_long_dead(fresh_redis):
+    # A was hung (its lease ran out): B's lease ran out during that hang too, so B gets one more
+    # lifetime; C's ran out long before A's last tick, so C is dead whatever A went through.
+    from selchat.server.cluster.scripts import TICK
+
+    ttl = 6000
+    seconds, micros = fresh_redis.command("TIME")
+    now = int(seconds) * 1000 + int(micros) // 1000
+    fresh_redis.command("ZADD", KEYS.nodes, now - 1000, "A", now - 500, "B", now - 3 * ttl, "C")
+    fresh_redis.command("HSET", KEYS.prefix + "node:C", "cx", "cx")
+    fresh_redis.command("HSET", KEYS.nicks, "cx", "C s-cx")
+    epoch, _, reaped = fresh_redis.command("EVAL", TICK.source, 0, KEYS.prefix, "seed", 1000, "A", ttl)
+    assert reaped == 1
+    assert fresh_redis.command("ZRANGE", KEYS.nodes, 0, -1) == [b"A", b"B"]
+    assert fresh_redis.command("HKEYS", KEYS.nicks) == []
