@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import resource
 import signal
 import socket
@@ -58,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "0 picks a free one (chat mode only; default: off)")
     parser.add_argument("--history", type=int, default=50, help="chat lines replayed to each newcomer (default: %(default)s)")
     cluster = parser.add_argument_group("cluster (docs/cluster.md; needs selchat[cluster])")
-    cluster.add_argument("--broker", metavar="URL",
+    cluster.add_argument("--broker", metavar="URL", default=os.environ.get("SELCHAT_BROKER") or None,
                          help="share the room with every node on this Redis: redis://[[user]:password@]HOST"
-                              "[:PORT][/DB], rediss:// for TLS (chat mode only; default: off, one process)")
+                              "[:PORT][/DB], rediss:// for TLS (chat mode only; default: $SELCHAT_BROKER, "
+                              "which keeps a password out of the process list, else off: one process)")
     cluster.add_argument("--room", help="the room's name in Redis, so one Redis can hold several "
                                         "(default: selchat)")
     cluster.add_argument("--node-id", metavar="ID",

@@ -105,7 +105,21 @@ def worker_argv(argv: list[str], *, index: int, port: int, supervisor_fd: int,
     if node_id:
         # Each node of a cluster needs its own id; without one given, the default is per process.
         extra += ["--node-id", f"{node_id}-{index}"]
-    return [*argv, *extra]
+    return [*without_broker(argv), *extra]
+
+
+def without_broker(argv: list[str]) -> list[str]:
+    """`argv` less its --broker URL: a worker gets it in its environment (SELCHAT_BROKER), since a
+    URL may hold a password and anyone may read a process's command line."""
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--broker":
+            skip = True
+        elif not word.startswith("--broker="):
+            kept.append(word)
+    return kept
 
 
 def restart_delay(deaths_in_a_row: int) -> float:
@@ -356,7 +370,10 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
         command = [sys.executable, "-m", "selchat.server",
                    *worker_argv(argv, index=index, port=port, supervisor_fd=fd, node_id=args.node_id,
                                irc_port=irc_port)]
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(fd,))
+        env = dict(os.environ)
+        if args.broker:
+            env["SELCHAT_BROKER"] = args.broker
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(fd,), env=env)
 
     log.info("starting %d workers on %s:%d%s (mode=%s)", args.workers, host, port,
              f", IRC on {irc_port}" if irc_port is not None else "", args.mode)

@@ -28,6 +28,16 @@ def workers_on_redis(fresh_redis):
     assert not server.errors(), server.log
 
 
+def test_no_worker_carries_the_broker_url_on_its_command_line(workers_on_redis):
+    # A URL may hold a password, and /proc/PID/cmdline is anyone's to read: the parent hands it
+    # to its workers in their environment (SELCHAT_BROKER), which only their owner can read.
+    server, pids = workers_on_redis
+    for pid in pids:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().split(b"\0")
+        assert b"--broker" not in words and not any(b"redis://" in word for word in words), words
+
+
 def test_users_on_different_workers_share_one_room(workers_on_redis):
     server, pids = workers_on_redis
     alice, _ = json_client(server.address, "alice")
