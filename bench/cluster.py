@@ -31,13 +31,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 
 from . import redisstats
-from .loadgen import LoadPlan, run_load
+from .loadgen import run_load
+from .loadplan import LoadPlan
 from .redis import RedisClient, RedisProcess
-from .scenarios import CPUS_AT_START, Measurement, Settings, measure
+from .scenarios import CPUS_AT_START, Measurement, Settings, measure, print_progress
 from .servers import RunningServer, ServerSpec, start_server
 
 NODE_SPEC = ServerSpec("selchat-epoll")
@@ -209,17 +209,18 @@ def measure_nodes(redis: RedisProcess, name: str, count: int, plan: LoadPlan, se
 
 
 def _progress(m: Measurement) -> None:
+    print_progress(m, f"cluster   {m.server:17}", _figures_text)
+
+
+def _figures_text(m: Measurement) -> str:
     f = m.figures
-    if m.error:
-        text = f"error: {m.error.splitlines()[0]}"
-    elif m.server == CROSSNODE:
-        text = (f"cross-node p50 {_us(f.get('listener_p50_us'))} p99 {_us(f.get('listener_p99_us'))}, "
+    if m.server == CROSSNODE:
+        return (f"cross-node p50 {_us(f.get('listener_p50_us'))} p99 {_us(f.get('listener_p99_us'))}, "
                 f"{f['redis_commands_per_line'] or 0:.2f} Redis commands/line")
     else:
-        text = (f"{f['deliveries_per_second']:,.0f} deliveries/s, lost {f['lost']}, reordered {f['reordered']}, "
+        return (f"{f['deliveries_per_second']:,.0f} deliveries/s, lost {f['lost']}, reordered {f['reordered']}, "
                 f"order mismatches {f['order_mismatches']}, {f['redis_commands_per_line'] or 0:.3f} Redis "
                 f"commands/line, {f['redis_lines_per_cmd_send'] or 0:.1f} lines per cmd send")
-    print(f"  cluster   {m.server:17} {text}", file=sys.stderr, flush=True)
 
 
 def _us(value) -> str:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import procstat
-from .loadgen import MAX_PENDING_CONNECTS, RECV_SIZE, begin_connect
+from .loadworker import MAX_PENDING_CONNECTS, RECV_SIZE, begin_connect
 from .wire import format_messages, new_marker, sender_prefix
 
 

@@ -11,9 +11,11 @@ import os
 import statistics
 import sys
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .joinstorm import JoinResult, run_join_storm
-from .loadgen import LoadPlan, LoadResult, run_load
+from .loadgen import run_load
+from .loadplan import LoadPlan, LoadResult
 from .servers import ServerSpec, start_server
 
 SERVER_MODE = {"echo": "echo", "upper": "upper", "fairness": "echo", "broadcast": "chat", "idle": "echo",
@@ -127,19 +129,26 @@ def measure(spec: ServerSpec | None, scenario: str, settings: Settings, idle: in
     return measurement
 
 
+def print_progress(m: Measurement, label: str, describe: Callable[[Measurement], str]) -> None:
+    """One progress line on stderr: `label`, then the error's first line or `describe(m)` of a run that worked."""
+    text = f"error: {m.error.splitlines()[0]}" if m.error else describe(m)
+    print(f"  {label} {text}", file=sys.stderr, flush=True)
+
+
 def _progress(m: Measurement) -> None:
+    print_progress(m, f"{m.scenario:9} {m.server:17} {_describe(m.params):28}", _figures_text)
+
+
+def _figures_text(m: Measurement) -> str:
     f = m.figures
-    if m.error:
-        text = f"error: {m.error.splitlines()[0]}"
-    elif m.scenario == "join":
-        text = f"joined {f['joined']}/{f['clients']} in {f['join_seconds']}, usable after {f['usable_seconds']}"
+    if m.scenario == "join":
+        return f"joined {f['joined']}/{f['clients']} in {f['join_seconds']}, usable after {f['usable_seconds']}"
     elif m.scenario == "fairness":
-        text = (f"flooder {f['sender_deliveries_per_second']:,.0f} lines/s, ping-pong p50 {_fmt(f['probe_p50_us'])} us "
+        return (f"flooder {f['sender_deliveries_per_second']:,.0f} lines/s, ping-pong p50 {_fmt(f['probe_p50_us'])} us "
                 f"p99 {_fmt(f['probe_p99_us'])} us, lost {f['lost']}, reordered {f['reordered']}")
     else:
-        text = (f"{f['deliveries_per_second']:,.0f} deliveries/s, lost {f['lost']}, reordered {f['reordered']}, "
+        return (f"{f['deliveries_per_second']:,.0f} deliveries/s, lost {f['lost']}, reordered {f['reordered']}, "
                 f"server {_fmt(f['server_cpu_us_per_delivery'])} us/delivery")
-    print(f"  {m.scenario:9} {m.server:17} {_describe(m.params):28} {text}", file=sys.stderr, flush=True)
 
 
 def _fmt(value) -> str:

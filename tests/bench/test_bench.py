@@ -15,7 +15,8 @@ from requirements import require
 from selchat.bench import report
 from selchat.bench.cli import main
 from selchat.bench.joinstorm import run_join_storm
-from selchat.bench.loadgen import LoadPlan, LoadResult, run_load, split_plan
+from selchat.bench.loadgen import run_load, split_plan
+from selchat.bench.loadplan import LoadPlan, LoadResult
 from selchat.bench.scenarios import Settings, measure
 from selchat.bench.servers import ServerSpec, start_server
 from selchat.bench.wire import DeliveryCheck, format_messages, line_pattern, percentile, sender_prefix
