@@ -121,12 +121,9 @@ def _id(obj: dict) -> str | int | None:
 def _sid(obj: dict) -> str | None:
     """A sid that is one (`"<int>-<int>"`); anything else is dropped, never trusted."""
     value = obj.get("sid")
-    if value is None:
+    if value is None:  # most events carry none: skip the call
         return None
-    try:
-        return value if parse_sid(value) is not None else None
-    except ValueError:  # digits `int` refuses, like "²": not a sid either
-        return None
+    return value if parse_sid(value) is not None else None
 
 
 def _token(obj: dict, key: str) -> str | None:
