@@ -18,7 +18,7 @@ import ssl
 from typing import Callable
 
 from .node import ClusterNode
-from .outputs import CloseLink
+from .outputs import CloseLink, Delivered
 
 log = logging.getLogger("selchat.cluster")
 
@@ -100,7 +100,11 @@ class NodeBridge:
             items = node.outputs()
             if not items:
                 break
-            for item in items:
+            lines: list = []  # what consecutive items answered: delivered together (one write
+            for item in items:  # per member for a run of lines, see Service.deliver)
+                if type(item) is not Delivered and lines:
+                    self._deliver_lines(lines)
+                    lines = []
                 if type(item) is CloseLink:
                     transport = self.transports.pop(item.name, None)
                     if transport is not None:
@@ -110,9 +114,14 @@ class NodeBridge:
                 try:
                     outgoing = self.room.cluster_event(item, wall)
                     if outgoing:  # most Posted answers are nothing to send
-                        self.deliver(outgoing)
+                        if type(item) is Delivered:
+                            lines.extend(outgoing)
+                        else:
+                            self.deliver(outgoing)
                 except Exception:  # one bad item must not lose the rest of the batch
                     log.exception("internal error handling %s from the broker", type(item).__name__)
+            if lines:
+                self._deliver_lines(lines)
         if node.ready != self._was_ready:
             self._was_ready = node.ready
             if node.ready:
@@ -120,6 +129,12 @@ class NodeBridge:
             else:
                 log.warning("cluster: node %s paused: %s", node.config.node_id,
                             node.paused_reason or "broker connection lost")
+
+    def _deliver_lines(self, outgoing: list) -> None:
+        try:
+            self.deliver(outgoing)
+        except Exception:
+            log.exception("internal error delivering the lines read from the broker")
 
     def _arm_timer(self) -> None:
         when = self.node.next_timer()

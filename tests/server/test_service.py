@@ -248,3 +248,32 @@ def test_shutdown_gives_up_draining_after_its_limit_and_a_second_one_is_at_once(
     assert world.reactor.stopped and not world.service.forced
     world.service.shutdown()
     assert world.service.forced
+
+
+def test_a_run_of_lines_for_everyone_is_one_write_per_member_in_order_around_a_sender_s_copy():
+    # A cluster node hands deliver every line of one XREAD reply at once (server/cluster/bridge.py).
+    from selchat.server import events as ev
+    from selchat.server.members import EVERYONE, AllExcept
+
+    world = World()
+    text, bot = world.text_user("t"), world.json_user("j")
+    sender = next(m for m in world.room.members if m.nick == "t")
+    writes = {id(text): 0, id(bot): 0}
+    for transport in (text, bot):
+        def counted(data, transport=transport, write=transport.write):
+            writes[id(transport)] += 1
+            write(data)
+        transport.write = counted
+    text.take(), bot.take()
+    line = lambda n: ev.Message("far", f"line {n}", 1.0, sid=f"{n}-0")
+    own = ev.Message("t", "mine", 1.0, sid="9-0")
+    world.service.deliver([(EVERYONE, line(1)), (EVERYONE, line(2)), (AllExcept(sender), own),
+                           (sender, ev.Message("t", "mine", 1.0, "r1", sid="9-0")),
+                           (EVERYONE, line(3)), (EVERYONE, line(4)), (EVERYONE, line(5))])
+    assert text.take() == ["<far> line 1", "<far> line 2", "<t> mine", "<far> line 3", "<far> line 4",
+                           "<far> line 5"]
+    shown = [json.loads(raw) for raw in bot.take()]
+    assert [(m["from"], m["text"], m.get("id")) for m in shown] == [
+        ("far", "line 1", None), ("far", "line 2", None), ("t", "mine", None), ("far", "line 3", None),
+        ("far", "line 4", None), ("far", "line 5", None)]
+    assert writes == {id(text): 3, id(bot): 3}  # lines 1-2, the own line (each its copy), lines 3-5
