@@ -275,9 +275,11 @@ def test_redis_killed_and_restarted_with_its_data_goes_on_in_the_same_epoch(clus
             assert texts.index("typed while Redis was dead") < texts.index("after the restart")
         else:
             assert held["code"] == "unavailable" and "typed while Redis was dead" not in texts
-        # the same room: no reset, nobody left or came back
+        # the same room: no reset, nobody left or came back (a user's own join coming back
+        # from the stream may reach it late: it joined before the outage, once)
         assert not user.of("notice", down[user], code="history_reset")
-        assert not user.of("leave", down[user]) and not user.of("join", down[user])
+        assert not user.of("leave", down[user])
+        assert [e["nick"] for e in user.of("join", down[user])] in ([], [user.nick]), user.nick
     assert cluster.redis_call("GET", cluster.keys.epoch).decode() == epoch
     assert {"alice", "bob"} <= set(cluster.nick_owners())
 
