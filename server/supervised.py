@@ -61,12 +61,9 @@ def report_to_supervisor(loop: Loop, fd: int, service) -> None:
         service.shutdown()
 
     def heard(mask: int) -> None:
-        try:
-            data = channel.recv(512)
-        except (BlockingIOError, InterruptedError):
+        data = read_channel(channel)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             loop.unregister(channel)
             channel.close()
@@ -79,3 +76,14 @@ def report_to_supervisor(loop: Loop, fd: int, service) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
     loop.register(channel, READ, heard)
+
+
+def read_channel(channel: socket.socket) -> bytes | None:
+    """One read of the parent-worker socketpair: the bytes, b"" once the other end is gone (or
+    broke), None if nothing is there yet."""
+    try:
+        return channel.recv(512)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .loop import READ, Loop, Timer
-from .supervised import DRAIN, READY, STOP
+from .supervised import DRAIN, READY, STOP, read_channel
 
 log = logging.getLogger("selchat.server")
 
@@ -227,13 +227,9 @@ class Supervisor:
         log.debug("worker %d started (pid %d)", worker.index, worker.pid)
 
     def _heard(self, worker: Worker) -> None:
-        channel = worker.channel
-        try:
-            data = channel.recv(512)
-        except (BlockingIOError, InterruptedError):
+        data = read_channel(worker.channel)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the worker has exited (SIGCHLD says how)
             self._close_channel(worker)
             return

@@ -50,6 +50,16 @@ def wait_who(user: JsonUser, wanted: set[str], timeout: float = 10.0) -> list[st
         time.sleep(0.05)  # polling a state the server reaches on its own (procinfo.wait_until)
 
 
+def burst_under_way(senders: list, watcher: JsonUser, seen: int = 150) -> list[threading.Thread]:
+    """Start every sender's burst in its own thread; return once `watcher` has seen `seen` lines."""
+    threads = [threading.Thread(target=sender.run, daemon=True) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for _ in range(seen):
+        watcher.expect("message")
+    return threads
+
+
 def outcome(user: JsonUser, request_id: str, after: int = 0, timeout: float = 20.0) -> dict:
     """Its sender's copy (delivered) or an error with its id (refused): never nothing."""
     return user.wait_any([("message", {"id": request_id}), ("error", {"id": request_id})], after, timeout)
@@ -81,15 +91,9 @@ def test_a_node_killed_mid_burst_loses_nothing_acknowledged_and_its_users_leave(
     everyone = {"watcher", "twatch", "idle1", "idle2", "s0", "s1", "s2"}
     assert everyone <= set(wait_who(watcher, everyone))
 
-    threads = [threading.Thread(target=s.run, daemon=True) for s in senders]
-    for thread in threads:
-        thread.start()
     # Kill A once B has seen some of the burst: the senders keep lines in flight until their
     # connections end, so A dies with lines read but not posted, and posted but not acked.
-    seen = 0
-    while seen < 150:
-        watcher.expect("message")
-        seen += 1
+    threads = burst_under_way(senders, watcher)
     killed_at, killed_wall = time.monotonic(), time.time()
     cluster.kill_node("A")  # SIGKILL: no goodbye, no release, no more heartbeats
     for thread in threads:
@@ -163,13 +167,7 @@ def test_every_redis_link_killed_mid_burst_loses_nothing_and_doubles_nothing(clu
     watcher = JsonUser(b, "watcher")
     senders = [Sender(JsonUser(a, f"s{i}"), cap=300) for i in range(2)] + [Sender(JsonUser(b, "s2"), cap=300)]
     assert {"watcher", "s0", "s1", "s2"} <= set(wait_who(watcher, {"watcher", "s0", "s1", "s2"}))
-    threads = [threading.Thread(target=s.run, daemon=True) for s in senders]
-    for thread in threads:
-        thread.start()
-    seen = 0
-    while seen < 150:
-        watcher.expect("message")
-        seen += 1
+    threads = burst_under_way(senders, watcher)
     killed = cluster.redis_call("CLIENT", "KILL", "TYPE", "normal")  # the nodes' links, not ours
     for thread in threads:
         thread.join(30)

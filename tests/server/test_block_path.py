@@ -101,16 +101,20 @@ def test_the_block_path_gives_the_bytes_the_per_line_path_gives(mode, stream):
     assert by_line[3] == 0
 
 
+def spy_on(world, transport) -> tuple[list, list]:
+    """What reaches `Room.handle`, and each `write` the transport is given, from now on."""
+    handled, written = [], []
+    handle, write = world.room.handle, transport.write
+    world.room.handle = lambda *args: handled.append(args) or handle(*args)
+    transport.write = lambda data: written.append(data) or write(data)
+    return handled, written
+
+
 def test_a_read_of_plain_lines_is_answered_by_one_block_not_through_the_room():
     world = World(Mode.UPPER)
     transport = world.connect()
     world.send(transport, b"first\n")  # the first line settles the dialect and joins, line by line
-    handled = []
-    handle = world.room.handle
-    world.room.handle = lambda *args: handled.append(args) or handle(*args)
-    written = []
-    write = transport.write
-    transport.write = lambda data: written.append(data) or write(data)
+    handled, written = spy_on(world, transport)
     world.send(transport, b"stra\xc3\x9fe\r\n\n  \nabc\xffdef\nhalf")
     assert handled == []
     assert written == ["STRASSE\n\n  \nABC\ufffdDEF\n".encode()]
@@ -169,12 +173,7 @@ def test_a_json_read_of_messages_is_answered_in_one_write_and_anything_else_line
     world = World(Mode.UPPER)
     transport = world.json_user("ann")
     transport.take()
-    handled = []
-    handle = world.room.handle
-    world.room.handle = lambda *args: handled.append(args) or handle(*args)
-    written = []
-    write = transport.write
-    transport.write = lambda data: written.append(data) or write(data)
+    handled, written = spy_on(world, transport)
     world.send(transport, b'{"type":"message","text":"stra\xc3\x9fe","id":1}\n{"type":"message","text":"b"}\n')
     assert handled == [] and written == [b'{"type":"reply","text":"STRASSE","id":1}\n{"type":"reply","text":"B"}\n']
     world.send(transport, b'{"type":"message","text":"c"}\n{"type":"who","id":2}\n')  # a block with a who
