@@ -99,7 +99,7 @@ def check_commands_per_line(medians: dict[str, dict]) -> Verdict:
         return Verdict(name, None, "needs a 2-node run (redis-server and hiredis)")
     posts = two["redis_posts_per_line"]
     return Verdict(name, posts <= COMMANDS_PER_LINE_LIMIT,
-                   f"{posts:.4f} post scripts per line stored; with the feeds' reads "
+                   f"{posts:.4f} post script calls per line stored (one call carries a turn's lines); with the feeds' reads "
                    f"{two['redis_commands_per_line']:.3f} commands sent per line "
                    f"({two['redis_xreads_per_line']:.4f} XREADs); {two['redis_calls_per_line']:.2f} Redis "
                    f"calls per line counting those inside the scripts")

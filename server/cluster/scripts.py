@@ -50,16 +50,28 @@ local function heartbeat()
 end
 """
 
-# ARGV 6 dedupe key ('' = none), 7 dedupe ttl s, 8.. fields. -> {sid, 1 if a repeat}
+# ARGV 6 dedupe ttl s, then for each line: dedupe key ('' = none), field count, fields.
+# -> {sid, 1 if a repeat, sid, 0, ...}: one pair per line, in order. One call stores every line a
+# node was handed in one loop turn (up to node.POST_BATCH), so the call's own cost (parsing,
+# the script's set-up, the epoch check) is paid once per batch, not once per line.
 _POST = """
-local posted = ARGV[6] ~= '' and (P .. 'posted:' .. ARGV[6]) or nil
-if posted then
-  local seen = redis.call('GET', posted)
-  if seen then return {seen, 1} end
+local keep, answers, i = ARGV[6], {}, 7
+while i <= #ARGV do
+  local key, count = ARGV[i], tonumber(ARGV[i + 1])
+  local posted = key ~= '' and (P .. 'posted:' .. key) or nil
+  local seen = posted and redis.call('GET', posted)
+  if seen then
+    answers[#answers + 1] = seen
+    answers[#answers + 1] = 1
+  else
+    local sid = append(unpack(ARGV, i + 2, i + 1 + count))
+    if posted then redis.call('SET', posted, sid, 'EX', keep) end
+    answers[#answers + 1] = sid
+    answers[#answers + 1] = 0
+  end
+  i = i + 2 + count
 end
-local sid = append(unpack(ARGV, 8))
-if posted then redis.call('SET', posted, sid, 'EX', ARGV[7]) end
-return {sid, 0}
+return answers
 """
 
 # ARGV 6 key, 7 nick, 8 session, 9 old key ('' = join), 10 old nick, 11 ts, 12 request id

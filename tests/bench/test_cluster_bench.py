@@ -100,7 +100,7 @@ def test_two_nodes_on_one_redis_deliver_every_line_once_in_one_order_and_report_
     two = medians["2 nodes"]
     assert two["connections"] == 6 and two["deliveries"] == two["expected_deliveries"] > 0
     assert (two["lost"], two["reordered"], two["duplicated"], two["order_mismatches"]) == (0, 0, 0, 0)
-    assert two["redis_lines"] > 0 and two["redis_posts_per_line"] == pytest.approx(1.0, abs=0.01)
+    assert two["redis_lines"] > 0 and 0 < two["redis_posts_per_line"] <= 1  # a turn's lines: one call
     assert two["redis_xreads_per_line"] > 0 and two["redis_cpu_us_per_line"] is not None
 
     cross = medians[CROSSNODE]

@@ -54,16 +54,43 @@ def test_every_node_reads_every_line_in_one_order_its_own_included(node_loop, fr
     assert all(sids[("a", n)] == by_text[f"a{n}"] for n in range(50))
 
 
-def test_one_command_and_one_send_per_line(node_loop, fresh_redis):
+def test_the_lines_of_one_turn_go_out_as_one_script_call_per_batch_in_one_send(node_loop, fresh_redis):
     a = make_node(node_loop, fresh_redis, "A")
     before = a.commands_sent
     for n in range(200):
         a.post(n, "message", "al", f"line {n}", time.monotonic())
-    assert a.commands_sent - before == 200
     batch = a.data_to_send("cmd")
-    assert batch.count(b"EVALSHA") == 200 and a.data_to_send("cmd") == b""
+    assert a.commands_sent - before == 2 == batch.count(b"EVALSHA")  # POST_BATCH lines, then the rest
+    assert a.data_to_send("cmd") == b""
     node_loop.sockets[(id(a), "cmd")].sendall(batch)
     node_loop.run_until(lambda: len(delivered(node_loop, a)) == 200)
+    assert [e.text for e in delivered(node_loop, a)] == [f"line {n}" for n in range(200)]
+    acknowledged = {p.handle: p.sid for p in node_loop.of(a, out.Posted)}
+    assert [acknowledged[n] for n in range(200)] == [e.sid for e in delivered(node_loop, a)]
+
+
+def test_a_line_sent_twice_in_one_batch_is_stored_once(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A")
+    a.post("first", "message", "al", "hello", time.monotonic(), session="s1", request_id="r1")
+    a.post("again", "message", "al", "hello", time.monotonic(), session="s1", request_id="r1")
+    a.post("next", "message", "al", "bye", time.monotonic(), session="s1", request_id="r2")
+    assert a.data_to_send("cmd").count(b"EVALSHA") == 1
+    node_loop.run_until(lambda: len(node_loop.of(a, out.Posted)) == 3)
+    posted = {p.handle: p for p in node_loop.of(a, out.Posted)}
+    assert (posted["first"].repeated, posted["again"].repeated, posted["next"].repeated) == (False, True, False)
+    assert posted["first"].sid == posted["again"].sid
+    node_loop.run_until(lambda: len(delivered(node_loop, a, "message")) == 2)
+    assert [e.text for e in delivered(node_loop, a, "message")] == ["hello", "bye"]
+
+
+def test_a_leave_queued_after_a_line_is_stored_after_it(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A")
+    assert join(node_loop, a, "al", "s1") == "claimed"
+    a.post("last", "message", "al", "last words", time.monotonic(), session="s1", request_id="r9")
+    a.release("al", time.monotonic(), session="s1", reason="quit")
+    node_loop.run_until(lambda: delivered(node_loop, a, "leave"))
+    kinds = [e.kind for e in delivered(node_loop, a)]
+    assert kinds[-2:] == ["message", "leave"]
 
 
 def test_history_survives_a_restart_of_every_node(node_loop, fresh_redis):

@@ -222,6 +222,7 @@ def test_a_reply_dribbled_in_pieces_is_no_answer_until_it_is_whole():
     node.links_to_open(clock.now)
     connect_cmd(node, clock)
     node.post(0, "message", "al", "x", clock.now)
+    node.data_to_send("cmd")  # two turns: two calls
     node.post(1, "message", "al", "y", clock.now)
     node.data_to_send("cmd")
     clock.now += 1.5
@@ -233,6 +234,39 @@ def test_a_reply_dribbled_in_pieces_is_no_answer_until_it_is_whole():
     clock.now += 0.6
     node.on_timer(clock.now)
     assert [type(o) for o in node.outputs()][:2] == [out.CloseLink, out.Paused]
+
+
+def test_a_turns_lines_are_answered_in_order_from_one_call_and_refused_together():
+    node, clock = make()
+    node.links_to_open(clock.now)
+    connect_cmd(node, clock)
+    for n in range(3):
+        node.post(n, "message", "al", f"line {n}", clock.now)
+    assert node.data_to_send("cmd").count(b"EVALSHA") == 1
+    node.receive_data("cmd", wire(["7-0", 0, "5-0", 1, "8-0", 0]), clock.now)
+    assert node.outputs() == [out.Posted(0, "7-0", False), out.Posted(1, "5-0", True),
+                              out.Posted(2, "8-0", False)]
+    node.post(3, "message", "al", "x", clock.now)
+    node.post(4, "message", "al", "y", clock.now)
+    node.data_to_send("cmd")
+    node.receive_data("cmd", wire(Error("OOM command not allowed")), clock.now)
+    assert [(type(o), o.handle) for o in node.outputs()] == [(out.Refused, 3), (out.Refused, 4)]
+
+
+def test_lines_not_yet_sent_when_the_link_dies_go_first_once_it_is_back():
+    node, clock = make()
+    node.links_to_open(clock.now)
+    connect_cmd(node, clock)
+    node.post(0, "message", "al", "sent", clock.now)
+    node.data_to_send("cmd")
+    node.post(1, "message", "al", "not sent", clock.now)
+    node.link_closed("cmd", clock.now, "reset")
+    node.post(2, "message", "al", "held", clock.now)
+    clock.now += 5
+    connect_cmd(node, clock)
+    again = node.data_to_send("cmd")
+    assert again.count(b"EVALSHA") == 1
+    assert again.index(b"sent") < again.index(b"not sent") < again.index(b"held")
 
 
 def test_a_dedupe_key_never_names_two_different_lines():
