@@ -215,8 +215,8 @@ class ClusterNode:
         if request_id and session:
             dedupe = dedupe_key(session, request_id)
         else:
-            self._local_seq += 1
-            dedupe = f"n:{self.config.node_id}:{self._local_seq}"
+            self._local_seq += 1  # re-sent only by this process, in order: see scripts._POST
+            dedupe = f"#{self._local_seq}"
         # event_fields' order and its "empty values are left out", spelled out: this runs per line.
         # The post script's per-line group: dedupe key, field count, fields.
         argv = [dedupe, 0, "k", kind]

@@ -10,6 +10,8 @@ slot (the Lua scripts in `scripts.py` touch several at once):
     selchat:{room}:nicks            HASH    nick ownership: nick key -> "<node> <session>"
     selchat:{room}:inbox:<node>     STREAM  private messages for that node's users
     selchat:{room}:posted:<dedupe>  STRING  EX <ttl>: the sid a (session, request id) line got
+    selchat:{room}:local:<node>:<seed> STRING EX <ttl>: the highest of a node process's own line
+                                    numbers stored (its lines without a request id)
 
 Entries use short field names (all strings): k kind, n nick, t text, to target nick, old old
 nick, o origin node, s session, i request id, ts origin wall clock (ms), r reason, e epoch.

@@ -50,27 +50,42 @@ local function heartbeat()
 end
 """
 
-# ARGV 6 dedupe ttl s, then for each line: dedupe key ('' = none), field count, fields.
+# ARGV 6 dedupe ttl s, then for each line: dedupe key, field count, fields.
 # -> {sid, 1 if a repeat, sid, 0, ...}: one pair per line, in order. One call stores every line a
 # node was handed in one loop turn (up to node.POST_BATCH), so the call's own cost (parsing,
 # the script's set-up, the epoch check) is paid once per batch, not once per line.
+# A dedupe key is either a client's (session and request id): `posted:<key>` keeps the sid it
+# got, as the line may be re-sent through any node; or `#<n>`, the node process's own count of
+# lines without a request id, which only that process ever re-sends, and in order: one mark per
+# process (`local:<node>:<seed>`, the highest n stored) knows them all, and a repeat's sid is
+# never needed (nobody waits for its echo by id).
 _POST = """
 local keep, answers, i = ARGV[6], {}, 7
+local mark_key, mark, marked = P .. 'local:' .. me .. ':' .. seed, nil, false
 while i <= #ARGV do
   local key, count = ARGV[i], tonumber(ARGV[i + 1])
-  local posted = key ~= '' and (P .. 'posted:' .. key) or nil
-  local seen = posted and redis.call('GET', posted)
+  local seen, posted, n = nil, nil, nil
+  if string.byte(key, 1) == 35 then  -- '#'
+    n = tonumber(string.sub(key, 2))
+    if mark == nil then mark = tonumber(redis.call('GET', mark_key) or 0) end
+    if n <= mark then seen = '' end
+  elseif key ~= '' then
+    posted = P .. 'posted:' .. key
+    seen = redis.call('GET', posted)
+  end
   if seen then
     answers[#answers + 1] = seen
     answers[#answers + 1] = 1
   else
     local sid = append(unpack(ARGV, i + 2, i + 1 + count))
     if posted then redis.call('SET', posted, sid, 'EX', keep) end
+    if n then mark, marked = n, true end
     answers[#answers + 1] = sid
     answers[#answers + 1] = 0
   end
   i = i + 2 + count
 end
+if marked then redis.call('SET', mark_key, mark, 'EX', keep) end
 return answers
 """
 

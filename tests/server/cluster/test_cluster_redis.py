@@ -2,6 +2,7 @@
 
 import random
 import signal
+import socket
 import time
 
 from redis_fixture import BlockingRedis
@@ -81,6 +82,38 @@ def test_a_line_sent_twice_in_one_batch_is_stored_once(node_loop, fresh_redis):
     assert posted["first"].sid == posted["again"].sid
     node_loop.run_until(lambda: len(delivered(node_loop, a, "message")) == 2)
     assert [e.text for e in delivered(node_loop, a, "message")] == ["hello", "bye"]
+
+
+def _run_elsewhere(port, commands: bytes):
+    """Run raw commands on a connection of their own: a copy of a node's call that ran late."""
+    import hiredis
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(commands)
+        reader = hiredis.Reader()
+        reply = False
+        while reply is False:
+            reader.feed(raw.recv(65536))
+            reply = reader.gets()
+        return reply
+
+
+def test_lines_without_a_request_id_are_deduplicated_by_one_key_per_node_process(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A")
+    for n in range(5):
+        a.post(n, "message", "al", f"line {n}", time.monotonic())
+    batch = a.data_to_send("cmd")
+    _run_elsewhere(fresh_redis.port, batch)  # the same call ran once already (a hung link's)
+    node_loop.sockets[(id(a), "cmd")].sendall(batch)
+    node_loop.run_until(lambda: len(node_loop.of(a, out.Posted)) == 5)
+    assert all(p.repeated for p in node_loop.of(a, out.Posted))
+    for n in range(5, 305):
+        a.post(n, "message", "al", f"line {n}", time.monotonic())
+    node_loop.run_until(lambda: len(node_loop.of(a, out.Posted)) == 305)
+    assert not any(p.repeated for p in node_loop.of(a, out.Posted)[5:])
+    assert fresh_redis.command("XLEN", KEYS.log) == 306  # the epoch entry and each line once
+    assert fresh_redis.command("KEYS", KEYS.prefix + "posted:*") == []  # no key per line
+    assert len(fresh_redis.command("KEYS", KEYS.prefix + "local:*")) == 1
 
 
 def test_a_leave_queued_after_a_line_is_stored_after_it(node_loop, fresh_redis):

@@ -133,7 +133,7 @@ def test_lines_are_held_while_paused_and_released_in_order():
     sent = node.data_to_send("cmd")
     # the unanswered lines first, in their order
     assert sent.index(b"$9\r\nin flight") < sent.index(b"also in flight") < sent.index(b"held")
-    assert b"A:1" in sent  # with the dedupe key it had, so a line that did land is kept once
+    assert b"$2\r\n#1\r\n" in sent  # with the dedupe key it had, so a line that did land is kept once
     assert node.outputs() == [out.Resumed()]
 
 
