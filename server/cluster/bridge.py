@@ -100,11 +100,14 @@ class NodeBridge:
             items = node.outputs()
             if not items:
                 break
-            lines: list = []  # what consecutive items answered: delivered together (one write
-            for item in items:  # per member for a run of lines, see Service.deliver)
-                if type(item) is not Delivered and lines:
-                    self._deliver_lines(lines)
-                    lines = []
+            run: list = []  # consecutive Delivered items: read in one go, and what they show is
+            for item in items:  # written to each member in one write (see Service.deliver)
+                if type(item) is Delivered:
+                    run.append(item)
+                    continue
+                if run:
+                    self._deliver_run(run, wall)
+                    run = []
                 if type(item) is CloseLink:
                     transport = self.transports.pop(item.name, None)
                     if transport is not None:
@@ -114,14 +117,11 @@ class NodeBridge:
                 try:
                     outgoing = self.room.cluster_event(item, wall)
                     if outgoing:  # most Posted answers are nothing to send
-                        if type(item) is Delivered:
-                            lines.extend(outgoing)
-                        else:
-                            self.deliver(outgoing)
+                        self.deliver(outgoing)
                 except Exception:  # one bad item must not lose the rest of the batch
                     log.exception("internal error handling %s from the broker", type(item).__name__)
-            if lines:
-                self._deliver_lines(lines)
+            if run:
+                self._deliver_run(run, wall)
         if node.ready != self._was_ready:
             self._was_ready = node.ready
             if node.ready:
@@ -129,6 +129,17 @@ class NodeBridge:
             else:
                 log.warning("cluster: node %s paused: %s", node.config.node_id,
                             node.paused_reason or "broker connection lost")
+
+    def _deliver_run(self, run: list, wall: float) -> None:
+        outgoing: list = []
+        shown = self.room.delivered_into
+        for item in run:
+            try:
+                shown(item, wall, outgoing)
+            except Exception:  # one bad event must not lose the rest of the run
+                log.exception("internal error handling a line from the broker")
+        if outgoing:
+            self._deliver_lines(outgoing)
 
     def _deliver_lines(self, outgoing: list) -> None:
         try:

@@ -150,6 +150,24 @@ class ClusterRoom(ClaimingRoom):
         handler = _EVENT_HANDLERS.get(type(item))
         return handler(self, item, now) if handler is not None else []
 
+    def delivered_into(self, item: out.Delivered, now: float, outgoing: Outgoing) -> None:
+        """`cluster_event` for a Delivered item, its answer added to `outgoing`: the bridge
+        calls this for each line of an XREAD reply, so the common case, a line nobody here is
+        waiting on, is done inline."""
+        e = item.event
+        kind = e.kind
+        if self._pending or not (kind == "message" or kind == "action"):
+            outgoing += self._delivered(item, now)  # a resume reading its replay, or not a line
+            return
+        line = (ev.Message if kind == "message" else ev.Action)(
+            e.nick, e.text, e.ts / 1000 if e.ts else None, sid=e.sid)
+        self.history.append(line)
+        own = self._posts.pop((e.session, e.request_id), None) if e.request_id else None
+        if own is None:
+            outgoing.append((EVERYONE, line))
+        else:
+            outgoing += self._line_out(line, own)
+
     def _delivered(self, item: out.Delivered, now: float) -> Outgoing:
         e = item.event
         shown = chat_event(e)

@@ -120,6 +120,8 @@ def _is_sid(sid: str) -> bool:
 
 
 _new_event = object.__new__
+# Field name -> StreamEvent attribute, the kind included: what _event fills in, in one pass.
+_ENTRY_ATTR = {"k": "kind", **_ATTR_OF}.get
 
 
 def _event(sid: str, fields: Any) -> StreamEvent | None:
@@ -132,17 +134,17 @@ def _event(sid: str, fields: Any) -> StreamEvent | None:
         fields = [_text(x) for x in fields]  # bytes from a link that does not decode
         if None in fields:
             return None
-    named = dict(zip(fields[0::2], fields[1::2]))
-    kind = named.pop("k", None)
-    if kind not in KINDS or (kind in _NEEDS_NICK and not named.get("n")):
-        return None
-    if kind == "epoch" and not named.get("e"):
-        return None
-    values = {"sid": sid, "kind": kind}
-    for name, value in named.items():
-        attr = _ATTR_OF.get(name)
+    values = {"sid": sid}
+    pairs = iter(fields)
+    for name, value in zip(pairs, pairs):  # unknown names are skipped; a repeated one: the last
+        attr = _ENTRY_ATTR(name)
         if attr is not None:
             values[attr] = value
+    kind = values.get("kind")
+    if kind not in KINDS or (kind in _NEEDS_NICK and not values.get("nick")):
+        return None
+    if kind == "epoch" and not values.get("epoch"):
+        return None
     ts = values.get("ts")
     if ts is not None:
         values["ts"] = int(ts) if ts.isascii() and ts.isdigit() else 0

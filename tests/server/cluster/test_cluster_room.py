@@ -234,3 +234,29 @@ def test_guest_nicks_carry_a_tag_of_their_node():
     assert len(tags) == 100 and all(len(tag) == 4 and tag.isalnum() for tag in tags)
     assert is_valid_nick(f"guest99999-{guest_tag('a-long-node-id')}")
     assert len(f"guest99999-{guest_tag('x' * 60)}") <= NICK_MAX
+
+
+def test_a_run_of_lines_read_in_one_go_shows_what_each_line_shows_alone():
+    def scene():
+        room, node = make_room()
+        alice = room.connect()
+        room.receive(alice, ev.Hello(1, "alice"), 0.0)
+        claimed(room, node, alice)
+        room.receive(alice, ev.Say("mine", "s-1"), 0.0)
+        _, _, kwargs = node.last("post")
+        events = [StreamEvent("2-0", "message", "bob", "hi", node="n2", ts=5000),
+                  StreamEvent("3-0", "message", "alice", "mine", node="n1", session=kwargs["session"],
+                              request_id=kwargs["request_id"]),
+                  StreamEvent("4-0", "join", "carol", node="n2"),
+                  StreamEvent("5-0", "action", "carol", "waves", node="n2")]
+        return room, [out.Delivered(e) for e in events]
+
+    alone_room, items = scene()
+    alone = [pair for item in items for pair in alone_room.cluster_event(item, 0.0)]
+    run_room, items = scene()
+    together: list = []
+    for item in items:
+        run_room.delivered_into(item, 0.0, together)
+    assert inbox(run_room, together) == inbox(alone_room, alone)
+    assert [line.sid for line in run_room.history] == [line.sid for line in alone_room.history]
+    assert [e.id for e in inbox(run_room, together)["alice"] if isinstance(e, ev.Message)] == [None, "s-1"]
