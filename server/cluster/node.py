@@ -35,7 +35,7 @@ from .config import NodeConfig
 from .holding import Held, HoldQueue
 from .resp import BrokerError, LinkLost, LinkState, RedisLink, ReplyError
 from .replay import ReplayRequest
-from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, xread_command
+from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, sid_after, xread_command
 
 LINKS = ("cmd", "feed")
 # Lines per post script call. The lines a node is handed in one loop turn go out as one call, so
@@ -430,7 +430,11 @@ class ClusterNode:
         elif isinstance(reply, list) and len(reply) == 2 * len(batch):
             emit = self._outputs.append
             for n, held in enumerate(batch):
-                emit(out.Posted(held.handle, _str(reply[2 * n]), reply[2 * n + 1] == 1))
+                sid = _str(reply[2 * n])
+                if reply[2 * n + 1] == 1:  # a repeat: has the feed read it already (now, not later)?
+                    emit(out.Posted(held.handle, sid, True, bool(sid) and not sid_after(sid, self.last_sid)))
+                else:
+                    emit(out.Posted(held.handle, sid, False))
         else:
             for held in batch:
                 self._outputs.append(out.Refused(held.handle, f"the broker refused the line: {reply}"))

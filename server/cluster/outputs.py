@@ -52,11 +52,18 @@ class PrivateDelivered:
 
 @dataclass(frozen=True)
 class Posted:
-    """The line is in the stream as `sid` (`repeated`: a re-sent line, stored once earlier)."""
+    """The line is in the stream as `sid` (`repeated`: a re-sent line, stored once earlier).
+
+    `already_read`: the node's feed had read the line before this answer came (only for a
+    repeat, whose first copy may have been read, and shown untagged, before its sender came).
+    Judged when the answer arrives: by the time the room sees it, the feed may have read on in
+    the same turn, and the line's Delivered, which tags the sender's copy, is still to come.
+    """
 
     handle: Any
     sid: str
     repeated: bool
+    already_read: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ requests, and what the stream and the node say.
 from __future__ import annotations
 
 
-from selchat.wire.resume import sid_after
 from selchat.wire.text import NICK_MAX, clean
 
 from .. import events as ev
@@ -242,13 +241,13 @@ class ClusterRoom(ClaimingRoom):
         _, member, request_id, kind, text = item.handle
         if not item.repeated or request_id is None:
             return []
-        # Re-sent after a drop and stored once before. If this node's feed has yet to read it
-        # (the first copy was stored after its link dropped: a hung Redis ran it on waking),
-        # its Delivered tags the sender's copy; if that copy went out already, nothing more.
-        # Only a line read before its sender was here (it moved from a dead node) is told
-        # again now, to the sender alone.
+        # Re-sent after a drop and stored once before. If this node's feed had yet to read it
+        # when the answer came (the first copy was stored after its link dropped: a hung Redis
+        # ran it on waking), its Delivered tags the sender's copy; if that copy went out
+        # already, nothing more. Only a line read before its sender was here (it moved from a
+        # dead node) is told again now, to the sender alone.
         key = (self._session_of(member), _id_key(request_id))
-        if key not in self._posts or sid_after(item.sid, self.node.last_sid):
+        if key not in self._posts or not item.already_read:
             return []
         del self._posts[key]
         if member not in self.members:

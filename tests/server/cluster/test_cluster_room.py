@@ -260,3 +260,35 @@ def test_a_run_of_lines_read_in_one_go_shows_what_each_line_shows_alone():
     assert inbox(run_room, together) == inbox(alone_room, alone)
     assert [line.sid for line in run_room.history] == [line.sid for line in alone_room.history]
     assert [e.id for e in inbox(run_room, together)["alice"] if isinstance(e, ev.Message)] == [None, "s-1"]
+
+
+def test_a_resent_line_whose_echo_is_read_in_the_same_turn_reaches_its_sender_once():
+    # Redis hung with the line, the node re-sent it on a new link; when Redis woke, the re-send's
+    # answer (stored before: a repeat) and the feed's read of the line came in one turn, so the
+    # node had read past the line before the room saw the answer.
+    room, node = make_room()
+    alice = room.connect()
+    room.receive(alice, ev.Hello(1, "alice"), 0.0)
+    claimed(room, node, alice)
+    room.receive(alice, ev.Say("typed into a hung Redis", "s-1"), 0.0)
+    _, args, kwargs = node.last("post")
+    node.last_sid = "3-0"
+    shown = room.cluster_event(out.Posted(args[0], "3-0", True, already_read=False), 0.0)
+    shown += room.cluster_event(out.Delivered(StreamEvent(
+        "3-0", "message", "alice", "typed into a hung Redis", node="n1", session=kwargs["session"],
+        request_id=kwargs["request_id"])), 0.0)
+    lines = [e for e in inbox(room, shown)["alice"] if isinstance(e, ev.Message)]
+    assert [(e.text, e.id) for e in lines] == [("typed into a hung Redis", "s-1")]
+
+
+def test_a_resent_line_read_before_its_sender_came_is_shown_to_it_again():
+    room, node = make_room()
+    alice = room.connect()
+    room.receive(alice, ev.Hello(1, "alice"), 0.0)
+    claimed(room, node, alice)
+    room.receive(alice, ev.Say("said on a node that died", "s-1"), 0.0)
+    handle = node.last("post")[1][0]
+    node.last_sid = "3-0"
+    shown = room.cluster_event(out.Posted(handle, "2-0", True, already_read=True), 0.0)
+    assert [(e.text, e.id, e.sid) for e in inbox(room, shown)["alice"]] == [
+        ("said on a node that died", "s-1", "2-0")]

@@ -244,13 +244,27 @@ def test_a_turns_lines_are_answered_in_order_from_one_call_and_refused_together(
         node.post(n, "message", "al", f"line {n}", clock.now)
     assert node.data_to_send("cmd").count(b"EVALSHA") == 1
     node.receive_data("cmd", wire(["7-0", 0, "5-0", 1, "8-0", 0]), clock.now)
-    assert node.outputs() == [out.Posted(0, "7-0", False), out.Posted(1, "5-0", True),
+    # the repeat's copy (5-0) is at or before what the feed has read (nothing yet: 0-0)? no
+    assert node.outputs() == [out.Posted(0, "7-0", False), out.Posted(1, "5-0", True, False),
                               out.Posted(2, "8-0", False)]
     node.post(3, "message", "al", "x", clock.now)
     node.post(4, "message", "al", "y", clock.now)
     node.data_to_send("cmd")
     node.receive_data("cmd", wire(Error("OOM command not allowed")), clock.now)
     assert [(type(o), o.handle) for o in node.outputs()] == [(out.Refused, 3), (out.Refused, 4)]
+
+
+def test_a_repeat_is_marked_read_when_the_feed_had_read_its_first_copy_before_the_answer():
+    node, clock = make()
+    node.links_to_open(clock.now)
+    connect_cmd(node, clock)
+    connect_feed(node, clock, top="5-0")
+    node.post("old", "message", "al", "x", clock.now, session="s", request_id="1")
+    node.post("new", "message", "al", "y", clock.now, session="s", request_id="2")
+    node.data_to_send("cmd")
+    node.outputs()
+    node.receive_data("cmd", wire(["4-0", 1, "6-0", 1]), clock.now)  # both stored before
+    assert node.outputs() == [out.Posted("old", "4-0", True, True), out.Posted("new", "6-0", True, False)]
 
 
 def test_lines_not_yet_sent_when_the_link_dies_go_first_once_it_is_back():
