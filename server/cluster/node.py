@@ -225,9 +225,9 @@ class ClusterNode:
         if text:
             argv += ("t", text)
         argv += ("o", self.config.node_id)
-        if session:
-            argv += ("s", session)
-        if request_id:
+        if request_id and session:  # the session is only ever read with the request id
+            argv += ("s", session, "i", request_id)
+        elif request_id:
             argv += ("i", request_id)
         if ts:
             argv += ("ts", str(ts))

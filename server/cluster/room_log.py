@@ -14,7 +14,8 @@ slot (the Lua scripts in `scripts.py` touch several at once):
                                     numbers stored (its lines without a request id)
 
 Entries use short field names (all strings): k kind, n nick, t text, to target nick, old old
-nick, o origin node, s session, i request id, ts origin wall clock (ms), r reason, e epoch.
+nick, o origin node, s session (a line: only with its i), i request id, ts origin wall clock (ms),
+r reason, e epoch.
 Decoding never raises: an entry that is not ours or is damaged is skipped.
 """
 

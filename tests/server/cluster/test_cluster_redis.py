@@ -116,6 +116,16 @@ def test_lines_without_a_request_id_are_deduplicated_by_one_key_per_node_process
     assert len(fresh_redis.command("KEYS", KEYS.prefix + "local:*")) == 1
 
 
+def test_a_line_carries_its_session_only_with_a_request_id(node_loop, fresh_redis):
+    a = make_node(node_loop, fresh_redis, "A")
+    a.post(0, "message", "al", "typed in nc", time.monotonic(), session="s1")
+    a.post(1, "message", "al", "sent by a program", time.monotonic(), session="s1", request_id="r1")
+    node_loop.run_until(lambda: len(delivered(node_loop, a, "message")) == 2)
+    entries = fresh_redis.command("XRANGE", KEYS.log, "-", "+")
+    names = [fields[0::2] for _, fields in entries[1:]]  # after the epoch entry
+    assert b"s" not in names[0] and b"s" in names[1] and b"i" in names[1]
+
+
 def test_a_leave_queued_after_a_line_is_stored_after_it(node_loop, fresh_redis):
     a = make_node(node_loop, fresh_redis, "A")
     assert join(node_loop, a, "al", "s1") == "claimed"
