@@ -158,6 +158,8 @@ class ChatScreen(Screen):
             bar["status"] = status
             address = format_address(status.host, status.port)  # the server in use or tried
             bar["address"] = f"{address} (TLS)" if self.tls else address
+            if status.state is ConnectionState.CONNECTED:
+                self.app.sub_title = address  # the terminal's title too, after a failover
         if lag is not None:
             bar["lag"] = lag.seconds
         self.status_bar.set(**bar)

@@ -304,3 +304,18 @@ async def test_a_lost_connection_is_noted_even_when_the_reconnect_comes_in_the_s
                      status(ConnectionState.RECONNECTING, attempt=1, retry_in=1, reason="connection refused")])
         await pilot.pause()
         assert log_text(app).count("not connected, will keep trying: connection refused") == 2
+
+
+async def test_the_title_names_the_server_in_use_after_a_failover():
+    app = SelchatApp("127.0.0.1", 8081, "alice", autoconnect=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.sub_title == "127.0.0.1:8081"
+        app.deliver([StatusChanged(ConnectionState.CONNECTED, "127.0.0.1", 8081),
+                     StatusChanged(ConnectionState.RECONNECTING, "127.0.0.1", 8081, attempt=1, retry_in=0.1,
+                                   reason="server closed the connection"),
+                     StatusChanged(ConnectionState.CONNECTING, "127.0.0.1", 8082, attempt=1)])
+        await pilot.pause()
+        assert app.sub_title == "127.0.0.1:8081"  # trying another is not being on it
+        app.deliver([StatusChanged(ConnectionState.CONNECTED, "127.0.0.1", 8082)])
+        await pilot.pause()
+        assert app.sub_title == "127.0.0.1:8082"
