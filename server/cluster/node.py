@@ -30,18 +30,15 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import outputs as out
-from . import scripts
+from . import posting, scripts
 from .config import NodeConfig
 from .holding import Held, HoldQueue
 from .resp import BrokerError, LinkLost, LinkState, RedisLink, ReplyError
 from .replay import ReplayRequest
-from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, sid_after, xread_command
+from .posting import POST_BATCH, dedupe_key
+from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, xread_command
 
 LINKS = ("cmd", "feed")
-# Lines per post script call. The lines a node is handed in one loop turn go out as one call, so
-# a busy room pays Redis's per-call cost once per batch; the cap bounds how long one call holds
-# Redis (~0.5 ms) and its reply.
-POST_BATCH = 128
 
 
 @dataclass
@@ -217,21 +214,8 @@ class ClusterNode:
         else:
             self._local_seq += 1  # re-sent only by this process, in order: see scripts._POST
             dedupe = f"#{self._local_seq}"
-        # event_fields' order and its "empty values are left out", spelled out: this runs per line.
-        # The post script's per-line group: dedupe key, field count, fields.
-        argv = [dedupe, 0, "k", kind]
-        if nick:
-            argv += ("n", nick)
-        if text:
-            argv += ("t", text)
-        argv += ("o", self.config.node_id)
-        if request_id and session:  # the session is only ever read with the request id
-            argv += ("s", session, "i", request_id)
-        elif request_id:
-            argv += ("i", request_id)
-        if ts:
-            argv += ("ts", str(ts))
-        argv[1] = len(argv) - 2
+        argv = posting.line_argv(dedupe, kind, nick, text, self.config.node_id, session,
+                                 request_id, ts)
         self._submit(Held(handle, scripts.POST, argv, now))
 
     def claim(self, handle: Any, nick: str, now: float, *, session: str, key: str | None = None,
@@ -347,10 +331,8 @@ class ClusterNode:
 
     def _flush_posts(self) -> None:
         batch, self._batch = self._batch, []
-        argv: list = [self.config.dedupe_ttl]
-        for held in batch:
-            argv += held.argv
-        self._call(scripts.POST, argv, lambda reply: self._posted(batch, reply))
+        self._call(scripts.POST, posting.batch_argv(self.config.dedupe_ttl, batch),
+                   lambda reply: self._posted(batch, reply))
 
     def _flush_held(self) -> None:
         for held in self._held.drain():
@@ -427,17 +409,8 @@ class ClusterNode:
         if isinstance(reply, LinkLost):
             for held in batch:  # sent, maybe stored: re-sent once the link is back (deduped)
                 self._held.unanswered(held)
-        elif isinstance(reply, list) and len(reply) == 2 * len(batch):
-            emit = self._outputs.append
-            for n, held in enumerate(batch):
-                sid = _str(reply[2 * n])
-                if reply[2 * n + 1] == 1:  # a repeat: has the feed read it already (now, not later)?
-                    emit(out.Posted(held.handle, sid, True, bool(sid) and not sid_after(sid, self.last_sid)))
-                else:
-                    emit(out.Posted(held.handle, sid, False))
         else:
-            for held in batch:
-                self._outputs.append(out.Refused(held.handle, f"the broker refused the line: {reply}"))
+            self._outputs += posting.answers(batch, reply, self.last_sid)
 
     def _claimed(self, handle, nick, key, session, old_key, reply) -> None:
         if handle is None and isinstance(reply, LinkLost):
@@ -498,12 +471,6 @@ class ClusterNode:
             return
         self._outputs.append(out.CloseLink(name, reason))
         self.link_closed(name, self._now, reason)
-
-
-def dedupe_key(session: str, request_id: str) -> str:
-    """The key a re-sent line is known by. Both parts are the client's, and either may hold a
-    colon: the session's length makes the split unambiguous ("a" + "x:b" is not "a:x" + "b")."""
-    return f"s{len(session)}:{session}:{request_id}"
 
 
 def _str(value: Any) -> str:

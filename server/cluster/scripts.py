@@ -52,7 +52,7 @@ end
 
 # ARGV 6 dedupe ttl s, then for each line: dedupe key, field count, fields.
 # -> {sid, 1 if a repeat, sid, 0, ...}: one pair per line, in order. One call stores every line a
-# node was handed in one loop turn (up to node.POST_BATCH), so the call's own cost (parsing,
+# node was handed in one loop turn (up to posting.POST_BATCH), so the call's own cost (parsing,
 # the script's set-up, the epoch check) is paid once per batch, not once per line.
 # A dedupe key is either a client's (session and request id): `posted:<key>` keeps the sid it
 # got, as the line may be re-sent through any node; or `#<n>`, the node process's own count of

@@ -284,7 +284,7 @@ def test_lines_not_yet_sent_when_the_link_dies_go_first_once_it_is_back():
 
 
 def test_a_dedupe_key_never_names_two_different_lines():
-    from selchat.server.cluster.node import dedupe_key
+    from selchat.server.cluster.posting import dedupe_key
 
     assert dedupe_key("a", "str:b") != dedupe_key("a:str", "b")
     assert dedupe_key("s1", "x") == dedupe_key("s1", "x")
