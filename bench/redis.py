@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from typing import Any
 
 INSTALL_HINT = """\
@@ -52,7 +53,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 class RedisProcess:
     """A child redis-server on 127.0.0.1 that keeps nothing on disk."""
 
-    def __init__(self, executable: str | None = None, directory: str | None = None) -> None:
+    def __init__(self, executable: str | None = None, directory: str | None = None,
+                 start_timeout: float = 20.0) -> None:
         found = executable or redis_server_path()
         if found is None:
             raise RedisMissing(INSTALL_HINT)
@@ -63,6 +65,7 @@ class RedisProcess:
         self.directory = directory or tempfile.mkdtemp(prefix="selchat-redis-")
         self.port = 0
         self.process: subprocess.Popen | None = None
+        self.start_timeout = start_timeout  # a server that says nothing is killed after this
 
     @property
     def url(self) -> str:
@@ -83,15 +86,25 @@ class RedisProcess:
             self.process = subprocess.Popen(self.command_line(self.port), stdin=subprocess.DEVNULL,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             log = []
-            for line in self.process.stdout:  # blocks until Redis says something
-                log.append(line)
-                if "Ready to accept connections" in line:
-                    break
-            else:
-                self.process.wait()
-                if port is None and any("Address already in use" in line for line in log):
-                    continue  # lost the race for the free port: pick another
-                raise RuntimeError("redis-server did not start:\n" + "".join(log[-20:]))
+            # Reading the log blocks until Redis says something; one that hangs silent is
+            # killed at the deadline, which ends the log and so the loop.
+            deadline = threading.Timer(self.start_timeout, self.process.kill)
+            deadline.start()
+            try:
+                for line in self.process.stdout:
+                    log.append(line)
+                    if "Ready to accept connections" in line:
+                        break
+                else:
+                    self.process.wait()
+                    if not deadline.is_alive():
+                        raise RuntimeError(f"redis-server was not ready within {self.start_timeout:g} s:\n"
+                                           + "".join(log[-20:]))
+                    if port is None and any("Address already in use" in line for line in log):
+                        continue  # lost the race for the free port: pick another
+                    raise RuntimeError("redis-server did not start:\n" + "".join(log[-20:]))
+            finally:
+                deadline.cancel()
             # Nobody reads the log from here on; closing it means Redis never blocks on a full pipe.
             self.process.stdout.close()
             with RedisClient(self.port) as client:

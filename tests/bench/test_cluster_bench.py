@@ -133,3 +133,15 @@ def test_workers_of_one_server_on_one_port_count_like_separate_nodes(redis):
     assert two["connections"] == 6 and two["deliveries"] == two["expected_deliveries"] > 0
     assert (two["lost"], two["reordered"], two["order_mismatches"]) == (0, 0, 0)
     assert 0 < two["redis_posts_per_line"] <= 1
+
+
+def test_a_redis_server_that_never_says_it_is_ready_is_given_up_on(tmp_path):
+    from selchat.bench.redis import RedisProcess
+
+    hung = tmp_path / "redis-server"
+    hung.write_text("#!/bin/sh\nexec sleep 60\n")
+    hung.chmod(0o755)
+    server = RedisProcess(str(hung), start_timeout=0.5)
+    with pytest.raises(RuntimeError, match="not ready within 0.5 s"):
+        server.start()
+    assert server.process.poll() is not None  # killed, not left behind
