@@ -50,6 +50,23 @@ def claimed(room, node, member, status="claimed"):
     return room.cluster_event(out.ClaimDone(args[0], args[1], status, "1-0"), 0.0)
 
 
+def joined_and_said(nick, text, request_id):
+    """A room whose member `nick` is in and has said `text`: (room, node, member, the post's
+    handle, the StreamEvent the stream will give that line back as, under sid `sid`)."""
+    room, node = make_room()
+    member = room.connect()
+    room.receive(member, ev.Hello(1, nick), 0.0)
+    claimed(room, node, member)
+    room.receive(member, ev.Say(text, request_id), 0.0)
+    _, args, kwargs = node.last("post")
+
+    def echo(sid, **more):
+        return StreamEvent(sid, "message", nick, text, session=kwargs["session"],
+                           request_id=kwargs["request_id"], **more)
+
+    return room, node, member, args[0], echo
+
+
 def test_requests_typed_before_the_claim_answers_wait_and_run_after_the_welcome():
     room, node = make_room()
     alice = room.connect()
@@ -97,15 +114,8 @@ def test_a_member_that_leaves_while_its_claim_is_under_way_gives_the_nick_back()
 
 
 def test_a_line_is_shown_from_the_stream_and_its_sender_gets_the_tagged_copy():
-    room, node = make_room()
-    dave = room.connect()
-    room.receive(dave, ev.Hello(1, "dave"), 0.0)
-    claimed(room, node, dave)
-    room.receive(dave, ev.Say("hi", "d-1"), 0.0)
-    _, args, kwargs = node.last("post")
-    event = StreamEvent("5-0", "message", nick="dave", text="hi", session=kwargs["session"],
-                        request_id=kwargs["request_id"])
-    got = inbox(room, room.cluster_event(out.Delivered(event), 0.0))
+    room, node, dave, _, echo = joined_and_said("dave", "hi", "d-1")
+    got = inbox(room, room.cluster_event(out.Delivered(echo("5-0")), 0.0))
     assert got["dave"][0].id == "d-1" and got["dave"][0].sid == "5-0"
 
 
@@ -238,15 +248,9 @@ def test_guest_nicks_carry_a_tag_of_their_node():
 
 def test_a_run_of_lines_read_in_one_go_shows_what_each_line_shows_alone():
     def scene():
-        room, node = make_room()
-        alice = room.connect()
-        room.receive(alice, ev.Hello(1, "alice"), 0.0)
-        claimed(room, node, alice)
-        room.receive(alice, ev.Say("mine", "s-1"), 0.0)
-        _, _, kwargs = node.last("post")
+        room, _, _, _, echo = joined_and_said("alice", "mine", "s-1")
         events = [StreamEvent("2-0", "message", "bob", "hi", node="n2", ts=5000),
-                  StreamEvent("3-0", "message", "alice", "mine", node="n1", session=kwargs["session"],
-                              request_id=kwargs["request_id"]),
+                  echo("3-0", node="n1"),
                   StreamEvent("4-0", "join", "carol", node="n2"),
                   StreamEvent("5-0", "action", "carol", "waves", node="n2")]
         return room, [out.Delivered(e) for e in events]
@@ -266,28 +270,16 @@ def test_a_resent_line_whose_echo_is_read_in_the_same_turn_reaches_its_sender_on
     # Redis hung with the line, the node re-sent it on a new link; when Redis woke, the re-send's
     # answer (stored before: a repeat) and the feed's read of the line came in one turn, so the
     # node had read past the line before the room saw the answer.
-    room, node = make_room()
-    alice = room.connect()
-    room.receive(alice, ev.Hello(1, "alice"), 0.0)
-    claimed(room, node, alice)
-    room.receive(alice, ev.Say("typed into a hung Redis", "s-1"), 0.0)
-    _, args, kwargs = node.last("post")
+    room, node, _, handle, echo = joined_and_said("alice", "typed into a hung Redis", "s-1")
     node.last_sid = "3-0"
-    shown = room.cluster_event(out.Posted(args[0], "3-0", True, already_read=False), 0.0)
-    shown += room.cluster_event(out.Delivered(StreamEvent(
-        "3-0", "message", "alice", "typed into a hung Redis", node="n1", session=kwargs["session"],
-        request_id=kwargs["request_id"])), 0.0)
+    shown = room.cluster_event(out.Posted(handle, "3-0", True, already_read=False), 0.0)
+    shown += room.cluster_event(out.Delivered(echo("3-0", node="n1")), 0.0)
     lines = [e for e in inbox(room, shown)["alice"] if isinstance(e, ev.Message)]
     assert [(e.text, e.id) for e in lines] == [("typed into a hung Redis", "s-1")]
 
 
 def test_a_resent_line_read_before_its_sender_came_is_shown_to_it_again():
-    room, node = make_room()
-    alice = room.connect()
-    room.receive(alice, ev.Hello(1, "alice"), 0.0)
-    claimed(room, node, alice)
-    room.receive(alice, ev.Say("said on a node that died", "s-1"), 0.0)
-    handle = node.last("post")[1][0]
+    room, node, _, handle, _ = joined_and_said("alice", "said on a node that died", "s-1")
     node.last_sid = "3-0"
     shown = room.cluster_event(out.Posted(handle, "2-0", True, already_read=True), 0.0)
     assert [(e.text, e.id, e.sid) for e in inbox(room, shown)["alice"]] == [

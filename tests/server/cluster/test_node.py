@@ -57,6 +57,14 @@ def connect_cmd(node, clock):
     node.receive_data("cmd", wire("OK") + wire("sha") * len(scripts.ALL), clock.now)
 
 
+def connected(**config):
+    """A node whose cmd link is up (its feed not yet)."""
+    node, clock = make(**config)
+    node.links_to_open(clock.now)
+    connect_cmd(node, clock)
+    return node, clock
+
+
 def connect_feed(node, clock, epoch="E1", top="5-0", history=()):
     node.link_opened("feed", clock.now)
     node.data_to_send("feed")
@@ -81,9 +89,7 @@ def test_both_links_are_opened_and_retried_with_backoff():
 
 
 def test_the_first_snapshot_gives_epoch_members_and_history_then_reads_from_its_top():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     connect_feed(node, clock, history=[entry("5-0", "k", "message", "n", "bo", "t", "hi"),
                                        entry("4-0", "k", "epoch", "e", "E1")])
     snapshot, = node.outputs()
@@ -107,9 +113,7 @@ def test_xread_delivers_valid_entries_in_order_and_reads_past_damaged_ones():
 
 
 def test_an_epoch_entry_with_a_new_epoch_is_an_epoch_change_in_stream_order():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     connect_feed(node, clock)
     node.outputs()
     reply = [["selchat:{r}:log", [entry("9-0", "k", "epoch", "e", "E2"),
@@ -119,9 +123,7 @@ def test_an_epoch_entry_with_a_new_epoch_is_an_epoch_change_in_stream_order():
 
 
 def test_lines_are_held_while_paused_and_released_in_order():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     node.post(0, "message", "al", "in flight", clock.now)
     node.post(9, "message", "al", "also in flight", clock.now)
     assert b"also in flight" in node.data_to_send("cmd")
@@ -138,9 +140,7 @@ def test_lines_are_held_while_paused_and_released_in_order():
 
 
 def test_held_lines_are_refused_after_the_grace_and_beyond_the_bound():
-    node, clock = make(hold_limit=2, grace=10)
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected(hold_limit=2, grace=10)
     node.link_closed("cmd", clock.now, "reset")
     node.release("al", clock.now, session="s")  # a leave is never refused
     for n in range(3):
@@ -178,9 +178,7 @@ def test_a_feed_that_does_not_answer_its_block_in_time_is_closed():
 
 
 def test_a_hung_command_link_is_closed_and_pauses_the_node():
-    node, clock = make(reply_margin=2.0)
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected(reply_margin=2.0)
     node.post(0, "message", "al", "x", clock.now)
     clock.now += 2.1
     node.on_timer(clock.now)
@@ -189,9 +187,7 @@ def test_a_hung_command_link_is_closed_and_pauses_the_node():
 
 
 def test_noscript_resends_the_same_call_as_eval():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     node.post(0, "message", "al", "x", clock.now)
     node.data_to_send("cmd")
     node.receive_data("cmd", wire(Error("NOSCRIPT No matching script.")), clock.now)
@@ -218,9 +214,7 @@ def test_node_ids_and_timings_that_cannot_work_are_refused():
 
 
 def test_a_reply_dribbled_in_pieces_is_no_answer_until_it_is_whole():
-    node, clock = make(reply_margin=2.0)
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected(reply_margin=2.0)
     node.post(0, "message", "al", "x", clock.now)
     node.data_to_send("cmd")  # two turns: two calls
     node.post(1, "message", "al", "y", clock.now)
@@ -237,9 +231,7 @@ def test_a_reply_dribbled_in_pieces_is_no_answer_until_it_is_whole():
 
 
 def test_a_turns_lines_are_answered_in_order_from_one_call_and_refused_together():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     for n in range(3):
         node.post(n, "message", "al", f"line {n}", clock.now)
     assert node.data_to_send("cmd").count(b"EVALSHA") == 1
@@ -255,9 +247,7 @@ def test_a_turns_lines_are_answered_in_order_from_one_call_and_refused_together(
 
 
 def test_a_repeat_is_marked_read_when_the_feed_had_read_its_first_copy_before_the_answer():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     connect_feed(node, clock, top="5-0")
     node.post("old", "message", "al", "x", clock.now, session="s", request_id="1")
     node.post("new", "message", "al", "y", clock.now, session="s", request_id="2")
@@ -268,9 +258,7 @@ def test_a_repeat_is_marked_read_when_the_feed_had_read_its_first_copy_before_th
 
 
 def test_lines_not_yet_sent_when_the_link_dies_go_first_once_it_is_back():
-    node, clock = make()
-    node.links_to_open(clock.now)
-    connect_cmd(node, clock)
+    node, clock = connected()
     node.post(0, "message", "al", "sent", clock.now)
     node.data_to_send("cmd")
     node.post(1, "message", "al", "not sent", clock.now)
