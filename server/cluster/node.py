@@ -36,6 +36,7 @@ from .holding import Held, HoldQueue
 from .resp import BrokerError, LinkLost, LinkState, RedisLink, ReplyError
 from .replay import ReplayRequest
 from .posting import POST_BATCH, dedupe_key
+from .presence import Presence, reply_text
 from .room_log import RoomKeys, decode_snapshot, decode_xread, event_fields, xread_command
 
 LINKS = ("cmd", "feed")
@@ -58,7 +59,6 @@ class ClusterNode:
         self.epoch: str | None = None
         self.last_sid = "0-0"
         self.inbox_sid = "0-0"
-        self.members: dict[str, tuple[str, str]] = {}  # this node's own: key -> (nick, session)
         self._rng = rng or random.Random()
         self._seed = os.urandom(4).hex()
         self._slots = {name: _Slot() for name in LINKS}
@@ -67,15 +67,15 @@ class ClusterNode:
         self._outputs: list = []
         self._now = now
         self._next_tick = now
-        self._ticked = False
         self._paused_reason: str | None = "not connected yet"
         self._told_paused = False
-        self._rebuild_due = False  # presence to re-claim as soon as cmd is up
         self._local_seq = 0
         # Every script call starts with these: built once, not per line (the post is the hot path).
         self._script_head = (1, self.keys.log, *self._argv())
         self._feed_keys = (self.keys.log, self.keys.inbox(config.node_id))
         self.commands_sent = 0  # Redis commands handed to the links, for the cost figures
+        self.presence = Presence(self._call, self._submit, self._emit,
+                                 lambda: self._slots["cmd"].ready)
 
     # --- loop side ---------------------------------------------------------------------------
     def links_to_open(self, now: float) -> list[str]:
@@ -169,7 +169,7 @@ class ClusterNode:
         if now >= self._next_tick:
             self._next_tick = now + self.config.heartbeat
             if cmd.ready:
-                self._call(scripts.TICK, [], self._ticked_reply)
+                self._call(scripts.TICK, [], self.presence.ticked)
 
     def _emit(self, item: Any) -> None:
         self._outputs.append(item)  # not a bound list.append: outputs() swaps the list
@@ -229,19 +229,13 @@ class ClusterNode:
         if self.paused:
             self._outputs.append(out.ClaimDone(handle, nick, "unavailable"))
             return
-        argv = [key, nick, session, old_key or "", old_nick, ts, request_id]
-        self._call(scripts.CLAIM, argv, lambda reply: self._claimed(handle, nick, key, session,
-                                                                     old_key, reply))
+        self.presence.claim(handle, nick, key, session, old_nick, old_key, ts, request_id)
 
     def release(self, nick: str, now: float, *, session: str, key: str | None = None,
                 reason: str = "", ts: int = 0) -> None:
         """The member left; the leave event goes out now or as soon as Redis is back."""
         self._now = now
-        key = key or nick.casefold()
-        if self.members.get(key, (None, None))[1] == session:
-            del self.members[key]
-        self._submit(Held(None, scripts.RELEASE, [key, nick, session, reason, ts], now,
-                           refusable=False))
+        self.presence.release(nick, key or nick.casefold(), session, reason, ts, now)
 
     def private(self, handle: Any, from_nick: str, to_nick: str, text: str, now: float, *,
                 session: str = "", to_key: str | None = None, ts: int = 0,
@@ -350,8 +344,8 @@ class ClusterNode:
         if name == "cmd":
             self._paused_reason = None
             self._flush_held()
-            if self._rebuild_due:
-                self._rebuild_presence()
+            if self.presence.rebuild_due:
+                self.presence.rebuild()
             if self._told_paused:
                 self._told_paused = False
                 self._outputs.append(out.Resumed())
@@ -372,7 +366,7 @@ class ClusterNode:
             self._outputs.append(out.Snapshot(epoch, snapshot.sid, snapshot.members,
                                               snapshot.history, snapshot.gap))
             if old is not None and old != epoch:
-                self._rebuild_presence()
+                self.presence.rebuild()
         self._read(link)
 
     def _read(self, link: RedisLink) -> None:
@@ -394,7 +388,7 @@ class ClusterNode:
                 if event.epoch != self.epoch:
                     old, self.epoch = self.epoch, event.epoch
                     self._outputs.append(out.EpochChanged(old or "", event.epoch))
-                    self._rebuild_presence()
+                    self.presence.rebuild()
             elif event.kind != "private":
                 self._outputs.append(out.Delivered(event))
         if last:
@@ -412,48 +406,12 @@ class ClusterNode:
         else:
             self._outputs += posting.answers(batch, reply, self.last_sid)
 
-    def _claimed(self, handle, nick, key, session, old_key, reply) -> None:
-        if handle is None and isinstance(reply, LinkLost):
-            self._rebuild_due = True  # a rebuild cut short: try again on the next connection
-            return
-        if not (isinstance(reply, list) and len(reply) == 2):
-            status = "unavailable" if isinstance(reply, LinkLost) else "error"
-            self._outputs.append(out.ClaimDone(handle, nick, status))
-            return
-        status, sid = _str(reply[0]), _str(reply[1])
-        if status in ("claimed", "reclaimed"):
-            if old_key and old_key != key:
-                self.members.pop(old_key, None)
-            self.members[key] = (nick, session)
-        elif handle is None:  # a rebuild found the nick taken meanwhile
-            self.members.pop(key, None)
-            self._outputs.append(out.NickLost(nick, session))
-        if handle is not None:
-            self._outputs.append(out.ClaimDone(handle, nick, status, sid))
-
     def _private_sent(self, handle: Any, reply: Any) -> None:
         if isinstance(reply, list) and len(reply) == 3:
-            self._outputs.append(out.PrivateDone(handle, _str(reply[0]), _str(reply[1])))
+            self._outputs.append(out.PrivateDone(handle, reply_text(reply[0]), reply_text(reply[1])))
         else:
             status = "unavailable" if isinstance(reply, LinkLost) else "error"
             self._outputs.append(out.PrivateDone(handle, status))
-
-    def _ticked_reply(self, reply: Any) -> None:
-        if not (isinstance(reply, list) and len(reply) == 3):
-            return  # a failed tick is retried at the next heartbeat
-        was_registered = reply[1] == 1
-        if self._ticked and not was_registered and self.members:
-            self._rebuild_presence()  # we were reaped (frozen too long): our users come back
-        self._ticked = True
-
-    def _rebuild_presence(self) -> None:
-        """Re-claim our own members after Redis lost them; their joins rebuild every mirror."""
-        self._rebuild_due = not self._slots["cmd"].ready
-        if self._rebuild_due:
-            return
-        for key, (nick, session) in list(self.members.items()):
-            self._call(scripts.CLAIM, [key, nick, session, "", "", 0, ""],
-                       lambda reply, n=nick, k=key, s=session: self._claimed(None, n, k, s, None, reply))
 
     # --- state -------------------------------------------------------------------------------
     def _patience(self, slot: _Slot) -> float:
@@ -471,9 +429,3 @@ class ClusterNode:
             return
         self._outputs.append(out.CloseLink(name, reason))
         self.link_closed(name, self._now, reason)
-
-
-def _str(value: Any) -> str:
-    if type(value) is str:
-        return value
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
